@@ -1,0 +1,213 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Source row -> target values, from the confirmed mapping.
+
+The mapper never talks to Odoo: a value that needs the database (the Odoo id
+of a patient migrated earlier, a user by e-mail, a stage by name, a file's
+bytes) is returned as a *reference* object that the loader resolves for a
+whole batch at once.
+"""
+import dataclasses
+import datetime
+import html
+
+from . import converters
+
+TRANSFORMS = (
+    'direct', 'concat', 'value_map', 'first_phone', 'other_phones',
+    'email', 'lookup', 'user', 'file', 'product',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LookupRef:
+    """The record created for ``source_id`` of source object ``object``."""
+    object: str
+    source_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NameRef:
+    """A record of ``relation`` by XML id or exact name (a stage, a tag, an activity type)."""
+    relation: str
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRef:
+    """A user by e-mail or login."""
+    login: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FileRef:
+    """A document of the source (file name in an upload, id of an API download)."""
+    ref: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductRef:
+    """A product by internal reference or name; unmatched lines fall back."""
+    name: str
+
+
+REFS = (LookupRef, NameRef, UserRef, FileRef, ProductRef)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+    blocking: bool = True
+
+
+@dataclasses.dataclass
+class FieldSpec:
+    """One mapping line as the mapper needs it (built from ``crm.migration.field``)."""
+    target: str
+    ttype: str
+    sources: tuple
+    transform: str = 'direct'
+    separator: str = ' '
+    value_map: dict = None
+    default: str = None
+    required: bool = False
+    lookup_object: str = None
+    selection: tuple = ()
+    relation: str = None
+    label: str = None
+
+    def __post_init__(self):
+        if self.value_map:
+            self.value_map = {normalize_key(k): v for k, v in self.value_map.items()}
+
+
+def normalize_key(value):
+    return ' '.join(str(value if value is not None else '').split()).casefold()
+
+
+def value_to_text(value):
+    if isinstance(value, datetime.datetime):
+        return value.strftime('%Y-%m-%d %H:%M:%S')
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return '' if value is None else str(value)
+
+
+class Mapper:
+
+    def __init__(self, specs, day_first=None, tz='UTC', decimal_comma=None):
+        self.specs = list(specs)
+        self.day_first = day_first
+        self.tz = tz or 'UTC'
+        self.decimal_comma = decimal_comma
+
+    def map_row(self, row):
+        """Return ``(values, problems)``; a value of ``None`` means "empty in the source"."""
+        values, problems, reported = {}, [], set()
+        for message in row.get('_errors') or ():
+            problems.append(Problem('', message))
+        for spec in self.specs:
+            try:
+                value, warning = self._map_field(spec, row)
+            except ValueError as error:
+                # One bad source value feeding several targets (a status
+                # mapped to stage, active and lost reason) is reported once.
+                if (spec.sources, str(error)) not in reported:
+                    reported.add((spec.sources, str(error)))
+                    problems.append(Problem(spec.target, '%s: %s' % (spec.label or spec.target, error)))
+                continue
+            if warning:
+                problems.append(Problem(spec.target, '%s: %s' % (spec.label or spec.target, warning), False))
+            # Several lines may feed one target (e.g. two possible owner
+            # columns): an empty value never hides one already mapped.
+            if value is None and values.get(spec.target) is not None:
+                continue
+            values[spec.target] = value
+        return values, problems
+
+    # ------------------------------------------------------------------
+    def _raw(self, spec, row):
+        cells = [row.get(source) for source in spec.sources]
+        if spec.transform == 'concat':
+            parts = [value_to_text(c).strip() for c in cells if not converters.is_empty(c)]
+            return spec.separator.join(parts) if parts else None
+        if spec.transform in ('first_phone', 'other_phones'):
+            phones = converters.split_phones(cells)
+            if spec.transform == 'first_phone':
+                return phones[0] if phones else None
+            return ', '.join(phones[1:]) or None
+        for cell in cells:
+            if not converters.is_empty(cell):
+                return cell.strip() if isinstance(cell, str) else cell
+        return None
+
+    def _map_field(self, spec, row):
+        warning = None
+        value = self._raw(spec, row)
+        if spec.value_map is not None and (spec.transform == 'value_map' or spec.value_map):
+            key = normalize_key(value_to_text(value))
+            if key in spec.value_map:
+                value = spec.value_map[key]
+            elif value is not None:
+                if spec.default in (None, ''):
+                    raise ValueError('no mapping for %r (add it to the value map)' % value_to_text(value))
+                warning = 'no mapping for %r, used the default %r' % (value_to_text(value), spec.default)
+                value = spec.default
+        if converters.is_empty(value):
+            if spec.default not in (None, ''):
+                value = spec.default
+            elif spec.required:
+                raise ValueError('required, but empty in the source')
+            else:
+                return None, warning
+        return self._coerce(spec, value), warning
+
+    def _coerce(self, spec, value):
+        transform, ttype = spec.transform, spec.ttype
+        if transform == 'lookup':
+            return LookupRef(spec.lookup_object, value_to_text(value))
+        if transform == 'user':
+            return UserRef(value_to_text(value).strip())
+        if transform == 'file':
+            return FileRef(value_to_text(value))
+        if transform == 'product':
+            return ProductRef(value_to_text(value).strip())
+        if transform == 'email':
+            value = converters.clean_email(value)
+        if ttype in ('char', 'text'):
+            return value_to_text(value)
+        if ttype == 'html':
+            return '<p>%s</p>' % html.escape(value_to_text(value)).replace('\n', '<br/>')
+        if ttype == 'integer':
+            return converters.parse_integer(value)
+        if ttype in ('float', 'monetary'):
+            return converters.parse_number(value, self.decimal_comma)
+        if ttype == 'boolean':
+            return converters.parse_bool(value)
+        if ttype == 'date':
+            return converters.parse_date(value, self.day_first)
+        if ttype == 'datetime':
+            return converters.parse_datetime(value, self.day_first, self.tz)
+        if ttype == 'selection':
+            return self._selection(spec, value)
+        if ttype == 'many2one':
+            return NameRef(spec.relation, value_to_text(value))
+        if ttype == 'many2many':
+            names = [part.strip() for part in value_to_text(value).replace(';', ',').split(',')]
+            return [NameRef(spec.relation, name) for name in names if name]
+        if ttype == 'many2one_reference':
+            raise ValueError('needs a lookup to another source object')
+        return value
+
+    def _selection(self, spec, value):
+        text = value_to_text(value)
+        keys = [key for key, _label in spec.selection]
+        if not keys or text in keys:
+            return text
+        wanted = normalize_key(text)
+        for key, label in spec.selection:
+            if wanted in (normalize_key(key), normalize_key(label)):
+                return key
+        raise ValueError('%r is not one of %s' % (text, ', '.join(keys)))

@@ -1,0 +1,354 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Read clinic-software exports: CSV/TSV files and XLSX workbooks.
+
+Real exports are messy: Excel writes UTF-8 with a BOM or cp1252, European
+locales use ``;``, "Unicode text" is UTF-16 with tabs, some files start with
+an Excel ``sep=;`` hint, and a single file may mix encodings when it was
+concatenated from several exports.  Everything here streams: a table is
+re-opened for every pass and rows are yielded one by one, so a file is never
+held in memory as a whole.
+"""
+import codecs
+import csv
+import datetime
+import io
+import os
+import re
+import unicodedata
+import zipfile
+
+from .exceptions import FileTooLargeError, SourceFormatError
+
+CSV_EXTENSIONS = ('.csv', '.tsv', '.txt', '.tab')
+XLSX_EXTENSIONS = ('.xlsx', '.xlsm')
+# Enough to see a header and a few dozen rows even with long note columns.
+SNIFF_BYTES = 256 * 1024
+DELIMITERS = (',', ';', '\t', '|')
+# An XLSX is a zip: refuse archives that inflate past this (zip-bomb guard).
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
+# Default for csv is 128 KiB; clinic notes exported in one cell exceed it.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+def normalize_header(label):
+    """Turn a column label into a stable key: ``"E-mail Address "`` -> ``e_mail_address``."""
+    text = unicodedata.normalize('NFKD', str(label or '')).encode('ascii', 'ignore').decode()
+    text = re.sub(r'[^0-9a-zA-Z]+', '_', text).strip('_').lower()
+    return text
+
+
+def normalize_headers(labels):
+    """Normalise a header row; blank and repeated labels get unique keys."""
+    keys, seen = [], set()
+    for index, label in enumerate(labels, start=1):
+        key = normalize_header(label) or 'column_%d' % index
+        base, suffix = key, 2
+        while key in seen:
+            key = '%s_%d' % (base, suffix)
+            suffix += 1
+        seen.add(key)
+        keys.append(key)
+    return keys
+
+
+def object_name_from_filename(filename, sheet=None):
+    stem = os.path.splitext(os.path.basename(filename))[0]
+    return normalize_header(sheet or stem) or 'table'
+
+
+def detect_encoding(sample):
+    """Return the codec for ``sample`` (the first bytes of a file)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return 'utf-8-sig'
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return 'utf-16'
+    # Cut at the last newline so a multi-byte character split by the sample
+    # boundary does not turn a UTF-8 file into cp1252.
+    cut = sample.rfind(b'\n')
+    head = sample[:cut + 1] if cut > 0 else sample
+    for encoding in ('utf-8', 'cp1252'):
+        try:
+            head.decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return 'latin-1'
+
+
+def _decode_line(raw, encoding):
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        # A file concatenated from several exports can switch encodings;
+        # decode the odd line rather than reject the whole file.
+        try:
+            return raw.decode('cp1252')
+        except UnicodeDecodeError:
+            return raw.decode('latin-1')
+
+
+def detect_delimiter(lines):
+    """Pick the delimiter giving the most consistent multi-column table."""
+    best, best_score = ',', None
+    for delimiter in DELIMITERS:
+        rows = [row for row in csv.reader(lines, delimiter=delimiter) if any(c.strip() for c in row)]
+        if not rows:
+            continue
+        width = len(rows[0])
+        consistent = sum(1 for row in rows if len(row) == width) / len(rows)
+        score = (width > 1, round(consistent, 2), width)
+        if best_score is None or score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+class Table:
+    """One source table: a CSV file or one XLSX sheet."""
+
+    def __init__(self, name, label, opener):
+        self.name = name
+        self.label = label
+        self._opener = opener
+
+    def headers(self):
+        """``[(key, label), ...]`` of the header row."""
+        raise NotImplementedError
+
+    def iter_rows(self, offset=0):
+        """Yield row dicts (``_line_nr`` = line in the file, 1-based), skipping ``offset`` rows."""
+        raise NotImplementedError
+
+    def count(self):
+        return sum(1 for _row in self.iter_rows())
+
+    def sample(self, size=200):
+        rows = []
+        for row in self.iter_rows():
+            rows.append(row)
+            if len(rows) >= size:
+                break
+        return rows
+
+
+class CsvTable(Table):
+
+    def __init__(self, name, label, opener, encoding=None, delimiter=None):
+        super().__init__(name, label, opener)
+        with opener() as handle:
+            sample = handle.read(SNIFF_BYTES)
+        if not sample.strip():
+            raise SourceFormatError('%s is empty' % label)
+        if b'\x00' in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise SourceFormatError('%s is not a text file (CSV expected)' % label)
+        self.encoding = encoding or detect_encoding(sample)
+        # Classic Mac line ends: no \n at all, only \r.
+        self._universal_newlines = b'\n' not in sample and b'\r' in sample
+        lines = [line for line in self._text_lines(sample)][:60]
+        if len(sample) == SNIFF_BYTES and len(lines) > 1:
+            lines = lines[:-1]  # the last sampled line may be cut
+        self._skip_lines = 0
+        if lines and lines[0].lower().startswith('sep=') and len(lines[0].strip()) == 5:
+            delimiter = delimiter or lines[0].strip()[4]
+            self._skip_lines = 1
+            lines = lines[1:]
+        self.delimiter = delimiter or detect_delimiter(lines)
+        self._headers = None
+
+    def _text_lines(self, data):
+        if self.encoding == 'utf-16' or self._universal_newlines:
+            text = io.TextIOWrapper(io.BytesIO(data) if isinstance(data, bytes) else data,
+                                    encoding=self.encoding, errors='replace', newline=None)
+            yield from text
+            return
+        raw_lines = io.BytesIO(data) if isinstance(data, bytes) else data
+        first = True
+        for raw in raw_lines:
+            if first:
+                first = False
+                if raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8):]
+            yield _decode_line(raw, 'utf-8' if self.encoding == 'utf-8-sig' else self.encoding)
+
+    def _records(self):
+        """Yield ``(line_nr, cells)`` for every non-blank record, header included."""
+        with self._opener() as handle:
+            lines = self._text_lines(handle)
+            for _i in range(self._skip_lines):
+                next(lines, None)
+            reader = csv.reader(lines, delimiter=self.delimiter)
+            previous_end = self._skip_lines
+            try:
+                for cells in reader:
+                    start = previous_end + 1
+                    previous_end = reader.line_num + self._skip_lines
+                    if any(cell.strip() for cell in cells):
+                        yield start, cells
+            except csv.Error as error:
+                raise SourceFormatError('%s, line %d: %s' % (self.label, previous_end + 1, error)) from error
+
+    def headers(self):
+        if self._headers is None:
+            first = next(self._records(), None)
+            if first is None:
+                raise SourceFormatError('%s has no header row' % self.label)
+            labels = [cell.strip() for cell in first[1]]
+            self._headers = list(zip(normalize_headers(labels), labels))
+        return self._headers
+
+    def iter_rows(self, offset=0):
+        keys = [key for key, _label in self.headers()]
+        records = self._records()
+        next(records, None)  # header
+        for index, (line_nr, cells) in enumerate(records):
+            if index < offset:
+                continue
+            # Quoted multi-line values keep Windows line ends; Odoo stores \n.
+            yield _make_row(keys, [cell.strip().replace('\r\n', '\n') for cell in cells], line_nr)
+
+
+class XlsxTable(Table):
+
+    def __init__(self, name, label, opener, sheet):
+        super().__init__(name, label, opener)
+        self.sheet = sheet
+        self._headers = None
+
+    def _records(self):
+        import openpyxl  # lazy: only XLSX uploads need it
+
+        with self._opener() as handle:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            try:
+                sheet = workbook[self.sheet]
+                for line_nr, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    cells = [_xlsx_value(value) for value in values]
+                    if any(cell not in (None, '') for cell in cells):
+                        yield line_nr, cells
+            finally:
+                workbook.close()
+
+    def headers(self):
+        if self._headers is None:
+            first = next(self._records(), None)
+            if first is None:
+                raise SourceFormatError('%s has no header row' % self.label)
+            labels = [str(cell).strip() if cell is not None else '' for cell in first[1]]
+            while labels and not labels[-1]:
+                labels.pop()
+            self._headers = list(zip(normalize_headers(labels), labels))
+        return self._headers
+
+    def iter_rows(self, offset=0):
+        keys = [key for key, _label in self.headers()]
+        records = self._records()
+        next(records, None)
+        for index, (line_nr, cells) in enumerate(records):
+            if index < offset:
+                continue
+            while len(cells) > len(keys) and cells[-1] in (None, ''):
+                cells.pop()
+            yield _make_row(keys, cells, line_nr)
+
+
+def _xlsx_value(value):
+    if value is None:
+        return ''
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float) and value.is_integer():
+        # Ids typed as numbers come back as 1001.0; keep them as 1001.
+        return int(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _make_row(keys, cells, line_nr):
+    row = dict(zip(keys, cells))
+    for key in keys[len(cells):]:
+        row[key] = ''
+    row['_line_nr'] = line_nr
+    if len(cells) > len(keys):
+        extra = [cell for cell in cells[len(keys):] if cell not in (None, '')]
+        if extra:
+            row['_errors'] = ['line %d has %d values but the header has %d columns '
+                              '(an unquoted delimiter in a value?)' % (line_nr, len(cells), len(keys))]
+    return row
+
+
+def check_zip_size(opener, label, limit=MAX_XLSX_UNCOMPRESSED):
+    with opener() as handle:
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                total = sum(info.file_size for info in archive.infolist())
+        except zipfile.BadZipFile as error:
+            raise SourceFormatError('%s is not a valid XLSX/ZIP file' % label) from error
+    if total > limit:
+        raise FileTooLargeError('%s inflates to %d MiB, over the %d MiB limit'
+                                % (label, total // 2**20, limit // 2**20))
+
+
+def open_tables(filename, opener):
+    """Return the tables in one uploaded file (one per CSV, one per non-empty XLSX sheet).
+
+    ``opener`` returns a new binary file object each time it is called.
+    """
+    lower = filename.lower()
+    if lower.endswith(XLSX_EXTENSIONS):
+        import openpyxl
+
+        check_zip_size(opener, filename)
+        with opener() as handle:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            sheets = workbook.sheetnames
+            workbook.close()
+        tables = []
+        for sheet in sheets:
+            table = XlsxTable(object_name_from_filename(filename, sheet), '%s [%s]' % (filename, sheet),
+                              opener, sheet)
+            try:
+                table.headers()
+            except SourceFormatError:
+                continue  # an empty sheet is not an object
+            tables.append(table)
+        return tables
+    if lower.endswith(CSV_EXTENSIONS):
+        return [CsvTable(object_name_from_filename(filename), filename, opener)]
+    return []
+
+
+def is_tabular(filename):
+    return filename.lower().endswith(CSV_EXTENSIONS + XLSX_EXTENSIONS)
+
+
+class TabularSource:
+    """The source of a file-based project: named tables plus loose documents.
+
+    ``tables`` maps an object name to a :class:`Table`; ``documents`` maps a
+    file name to an opener for attachments referenced from a table.
+    """
+
+    def __init__(self, tables, documents=None):
+        self.tables = dict(tables)
+        self.documents = dict(documents or {})
+
+    def objects(self):
+        return [(name, table.label, table.headers()) for name, table in self.tables.items()]
+
+    def iter_rows(self, name, since=None, offset=0):
+        # ``since`` is an API notion; a file is compared row by row by checksum.
+        table = self.tables.get(name)
+        if table is None:
+            raise SourceFormatError('no file was uploaded for %s' % name)
+        return table.iter_rows(offset=offset)
+
+    def count(self, name):
+        return self.tables[name].count()
+
+    def download(self, ref):
+        key = os.path.basename(str(ref or '').replace('\\', '/'))
+        opener = self.documents.get(key) or self.documents.get(key.lower())
+        if opener is None:
+            raise SourceFormatError('file %r is not among the uploaded files' % key)
+        with opener() as handle:
+            return handle.read()

@@ -1,0 +1,165 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..connectors import mapper
+from ..connectors.tabular import normalize_header
+from ..services.constants import ACTIVITY_PREFIX, selection_key
+NEW_FIELD_TYPES = [
+    ('char', 'Text (single line)'),
+    ('text', 'Text (multi-line)'),
+    ('html', 'Rich text'),
+    ('integer', 'Integer'),
+    ('float', 'Decimal'),
+    ('monetary', 'Monetary'),
+    ('boolean', 'Checkbox'),
+    ('date', 'Date'),
+    ('datetime', 'Date and time'),
+    ('selection', 'Selection (dropdown)'),
+    ('many2one', 'Link to a record'),
+]
+
+
+class CrmMigrationField(models.Model):
+    _name = 'crm.migration.field'
+    _description = 'CRM Migration Field Mapping'
+    _order = 'object_id, sequence, id'
+
+    object_id = fields.Many2one('crm.migration.object', required=True, ondelete='cascade', index=True)
+    project_id = fields.Many2one(related='object_id.project_id', store=True, index=True)
+    company_id = fields.Many2one(related='object_id.company_id', store=True)
+    sequence = fields.Integer(default=10)
+    enabled = fields.Boolean(default=True)
+
+    # Source
+    source_fields = fields.Char(
+        'Source columns', help="Comma-separated source columns (normalised names). Several columns are "
+                               "joined by 'Concatenate' or searched in order by the phone transforms.")
+    source_candidates = fields.Json(
+        help="Template alternatives, one list per column: the first present in the file is used.", copy=True)
+
+    # Target
+    target_field = fields.Char(required=True, help="Field of the target model, an x_ field to create, "
+                                                   "or activity.<field> for the scheduled activity.")
+    target_description = fields.Char(compute='_compute_target_info')
+    target_ttype = fields.Char('Target type', compute='_compute_target_info')
+    is_new_field = fields.Boolean('To create', compute='_compute_target_info')
+    new_field_type = fields.Selection(NEW_FIELD_TYPES, default='char')
+    new_field_label = fields.Char()
+    new_field_relation = fields.Char(help="Model linked by a new 'Link to a record' field.")
+    new_field_selection = fields.Text(help="Values of a new selection field, one per line.")
+
+    # Transformation
+    transform = fields.Selection([
+        ('direct', 'Copy'),
+        ('concat', 'Concatenate'),
+        ('value_map', 'Value map'),
+        ('first_phone', 'First phone number'),
+        ('other_phones', 'Other phone numbers'),
+        ('email', 'E-mail'),
+        ('lookup', 'Look up a migrated record'),
+        ('user', 'User by e-mail'),
+        ('file', 'File content'),
+        ('product', 'Product by code or name'),
+    ], default='direct', required=True)
+    separator = fields.Char(default=' ', help="Joins concatenated columns.")
+    lookup_object_id = fields.Many2one(
+        'crm.migration.object', string='Looked-up object', ondelete='restrict',
+        domain="[('project_id', '=', project_id)]")
+    default_value = fields.Char(help="Used when the source is empty, or for a value missing from the value map.")
+    required = fields.Boolean(help="A row where this is empty fails with a clear reason.")
+    create_missing = fields.Boolean(
+        help="For links by name (stage, tag, lost reason): create the record when none has that name.")
+    value_map_ids = fields.One2many('crm.migration.value.map', 'field_id', string='Value map', copy=True)
+    note = fields.Char(readonly=True, help="Why this line is in its current state (set when a file is bound).")
+
+    @api.depends('target_field', 'object_id.target_model', 'new_field_type')
+    def _compute_target_info(self):
+        for line in self:
+            field = line._target_odoo_field()
+            line.is_new_field = not field and (line.target_field or '').startswith('x_')
+            line.target_ttype = field.type if field else line.new_field_type
+            line.target_description = field.string if field else line.new_field_label
+
+    @api.constrains('target_field', 'transform', 'lookup_object_id')
+    def _check_target(self):
+        for line in self:
+            name = line.target_field or ''
+            if line.transform == 'lookup' and not line.lookup_object_id:
+                raise ValidationError(self.env._("Mapping to %s looks up a record: choose the object.", name))
+            if line._target_odoo_field() or not line.object_id.model_installed:
+                continue
+            if name.startswith(ACTIVITY_PREFIX):
+                raise ValidationError(self.env._("mail.activity has no field %s.", name[len(ACTIVITY_PREFIX):]))
+            if not name.startswith('x_'):
+                raise ValidationError(self.env._(
+                    "%(model)s has no field %(field)s. New fields must start with x_.",
+                    model=line.object_id.target_model, field=name))
+            if name != normalize_header(name) or len(name) > 63:
+                raise ValidationError(self.env._(
+                    "%s is not a valid field name (lowercase letters, digits and _, at most 63).", name))
+
+    # ------------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------------
+    def _target_odoo_field(self):
+        """The ORM field this line writes, or None when it is still to be created."""
+        self.ensure_one()
+        name = self.target_field or ''
+        model = self.object_id.target_model
+        if name.startswith(ACTIVITY_PREFIX):
+            model, name = 'mail.activity', name[len(ACTIVITY_PREFIX):]
+        if model not in self.env:
+            return None
+        return self.env[model]._fields.get(name)
+
+    def _source_list(self):
+        return [s.strip() for s in (self.source_fields or '').split(',') if s.strip()]
+
+    def _selection_values(self):
+        """``[(key, label)]`` accepted by a selection target."""
+        field = self._target_odoo_field()
+        if field:
+            if field.type != 'selection':
+                return []
+            selection = field.selection
+            if callable(selection) or isinstance(selection, str):
+                return field._description_selection(self.env)
+            return list(selection)
+        values = [v.strip() for v in (self.new_field_selection or '').splitlines() if v.strip()]
+        return [(selection_key(v), v) for v in values]
+
+    def _spec_dict(self):
+        return {
+            'target': self.target_field,
+            'sources': self._source_list(),
+            'transform': self.transform,
+            'separator': self.separator or '',
+            'value_map': {v.source_value or '': v.target_value or '' for v in self.value_map_ids},
+            'default': self.default_value,
+            'required': self.required,
+            'lookup': self.lookup_object_id.name,
+            'new': [self.new_field_type, self.new_field_relation, self.new_field_selection],
+        }
+
+    def _spec(self):
+        """This line as the pure mapper's :class:`~..connectors.mapper.FieldSpec`."""
+        self.ensure_one()
+        field = self._target_odoo_field()
+        value_map = {v.source_value or '': v.target_value or '' for v in self.value_map_ids}
+        return mapper.FieldSpec(
+            target=self.target_field,
+            ttype=field.type if field else self.new_field_type,
+            sources=tuple(self._source_list()),
+            transform=self.transform,
+            separator=self.separator if self.separator is not False else '',
+            value_map=value_map if (value_map or self.transform == 'value_map') else None,
+            default=self.default_value or None,
+            required=self.required,
+            lookup_object=self.lookup_object_id.name or None,
+            selection=tuple(self._selection_values()),
+            relation=(field.comodel_name if field and field.type in ('many2one', 'many2many')
+                      else self.new_field_relation),
+            label=self.target_description or self.target_field,
+        )
+

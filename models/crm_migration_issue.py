@@ -1,0 +1,57 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+
+class CrmMigrationIssue(models.Model):
+    """A finding that needs a person: a duplicate, an orphan, an unmatched user..."""
+    _name = 'crm.migration.issue'
+    _description = 'CRM Migration Issue'
+    _order = 'state, id desc'
+
+    project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade', index=True)
+    company_id = fields.Many2one(related='project_id.company_id', store=True)
+    object_id = fields.Many2one('crm.migration.object', ondelete='cascade', index=True)
+    run_id = fields.Many2one('crm.migration.run', ondelete='set null')
+    kind = fields.Selection([
+        ('duplicate', 'Duplicate'),
+        ('orphan', 'Orphan reference'),
+        ('unmatched_user', 'Unmatched user'),
+        ('too_long', 'Value too long'),
+        ('invalid', 'Invalid value'),
+        ('missing_file', 'Missing file'),
+    ], required=True)
+    source_id = fields.Char(index=True)
+    related_source_id = fields.Char(help="The other source record concerned (the first of a duplicate pair).")
+    res_model = fields.Char()
+    res_id = fields.Many2oneReference(model_field='res_model')
+    message = fields.Text(required=True)
+    blocking = fields.Boolean(default=True)
+    state = fields.Selection([
+        ('open', 'Open'), ('resolved', 'Resolved'), ('accepted', 'Accepted'),
+    ], default='open', required=True, index=True)
+    resolution = fields.Selection([
+        ('merge', 'Use the existing record'),
+        ('create', 'Create a separate record'),
+        ('skip', 'Do not migrate'),
+    ], help="What the next run does with this source record.")
+
+    _issue_uniq = models.Constraint(
+        'unique(object_id, kind, source_id)', 'This issue is already recorded for this source record.')
+
+    def action_resolve(self, resolution):
+        self.write({'state': 'resolved', 'resolution': resolution})
+
+    def action_merge(self):
+        self.action_resolve('merge')
+
+    def action_create_separate(self):
+        self.action_resolve('create')
+
+    def action_skip(self):
+        self.action_resolve('skip')
+
+    def action_accept(self):
+        self.write({'state': 'accepted'})
+
+    def action_reopen(self):
+        self.write({'state': 'open', 'resolution': False})

@@ -1,0 +1,147 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+
+from odoo import api, fields, models
+
+from ..services.constants import LIVE_OPERATIONS
+from odoo.exceptions import ValidationError
+
+
+class CrmMigrationObject(models.Model):
+    _name = 'crm.migration.object'
+    _description = 'CRM Migration Source Object'
+    _order = 'project_id, sequence, id'
+
+    project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade', index=True)
+    company_id = fields.Many2one(related='project_id.company_id', store=True)
+    name = fields.Char('Technical name', required=True, help="Key of the source object (file or API resource).")
+    label = fields.Char(required=True)
+    sequence = fields.Integer(
+        default=10, help="Load order. Objects referenced by a lookup load first "
+                         "(practitioners before patients before appointments before invoices).")
+    enabled = fields.Boolean(default=True)
+    target_model = fields.Char(required=True, help="Technical name of the Odoo model, e.g. crm.lead.")
+    target_model_name = fields.Char(compute='_compute_model_installed')
+    model_installed = fields.Boolean(compute='_compute_model_installed')
+
+    # Source
+    source_key = fields.Char('Source id column', help="Column holding the record's id in the source.")
+    source_key_candidates = fields.Char(help="Comma-separated columns tried, in order, when a file is bound.")
+    attachment_id = fields.Many2one('ir.attachment', string='Source file', ondelete='set null')
+    sheet_name = fields.Char(help="Worksheet of an XLSX file.")
+    file_patterns = fields.Char(help="Comma-separated words recognising this object's file name.")
+    exclude_patterns = fields.Char(help="Comma-separated words that rule a file name out.")
+    source_columns = fields.Json(help="Header of the bound file: [[key, label], ...].", copy=False)
+    unmapped_columns = fields.Char(compute='_compute_unmapped_columns')
+    row_count = fields.Integer('Rows in source', readonly=True, copy=False)
+
+    # Matching
+    dedup_field = fields.Char(
+        'Duplicate key', help="Target field whose equal values flag duplicates (e.g. email): the "
+                              "second record is held with an issue instead of being created or merged silently.")
+    match_existing = fields.Boolean(
+        help="Update an Odoo record that already has the same duplicate key instead of flagging it. "
+             "Its previous values are recorded for rollback.")
+
+    field_ids = fields.One2many('crm.migration.field', 'object_id', string='Field mapping', copy=True)
+    depends_on_ids = fields.Many2many('crm.migration.object', compute='_compute_depends_on_ids',
+                                      string='Depends on')
+    record_count = fields.Integer(compute='_compute_record_counts')
+    failed_count = fields.Integer(compute='_compute_record_counts')
+
+    _name_uniq = models.Constraint('unique(project_id, name)', 'Each source object appears once per project.')
+
+    @api.depends('target_model')
+    def _compute_model_installed(self):
+        for obj in self:
+            model = self.env['ir.model']._get(obj.target_model) if obj.target_model else False
+            obj.model_installed = bool(model) and obj.target_model in self.env
+            obj.target_model_name = model.name if model else False
+
+    @api.depends('source_columns', 'field_ids.source_fields', 'field_ids.enabled', 'source_key')
+    def _compute_unmapped_columns(self):
+        for obj in self:
+            used = {obj.source_key}
+            for line in obj.field_ids.filtered('enabled'):
+                used.update(line._source_list())
+            columns = [key for key, _label in (obj.source_columns or []) if key not in used]
+            obj.unmapped_columns = ', '.join(columns)
+
+    @api.depends('field_ids.lookup_object_id', 'field_ids.enabled')
+    def _compute_depends_on_ids(self):
+        for obj in self:
+            obj.depends_on_ids = obj.field_ids.filtered('enabled').lookup_object_id - obj
+
+    def _compute_record_counts(self):
+        Record = self.env['crm.migration.record']
+        main = [('object_id', 'in', self.ids)]
+        total = dict(Record._read_group(main + [('operation', 'in', LIVE_OPERATIONS)],
+                                        ['object_id'], ['__count']))
+        failed = dict(Record._read_group(main + [('operation', '=', 'failed')], ['object_id'], ['__count']))
+        for obj in self:
+            obj.record_count = total.get(obj, 0)
+            obj.failed_count = failed.get(obj, 0)
+
+    @api.constrains('target_model')
+    def _check_target_model(self):
+        for obj in self:
+            if not self.env['ir.model']._get(obj.target_model):
+                # Not fatal: an object for an app that is not installed is kept
+                # and reported; only a name that is not a model at all is refused.
+                if not obj.target_model or '.' not in obj.target_model:
+                    raise ValidationError(self.env._("%s is not a model name.", obj.target_model))
+
+    # ------------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------------
+    def action_open_fields(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._('Field mapping: %s', self.label),
+            'res_model': 'crm.migration.field',
+            'view_mode': 'list,form',
+            'domain': [('object_id', '=', self.id)],
+            'context': {'default_object_id': self.id},
+        }
+
+    def action_open_records(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._('Records: %s', self.label),
+            'res_model': 'crm.migration.record',
+            'view_mode': 'list,form',
+            'domain': [('object_id', '=', self.id)],
+        }
+
+    # ------------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------------
+    def _sorted_for_load(self):
+        """Dependency order: every object after the objects its lookups point to.
+
+        Ties keep the configured sequence, so a consultant's order wins where
+        the mapping does not impose one.
+        """
+        ordered, pending = self.browse(), self.sorted(lambda o: (o.sequence, o.id))
+        while pending:
+            ready = pending.filtered(lambda o: not ((o.depends_on_ids & pending) - o))
+            if not ready:
+                raise ValidationError(self.env._(
+                    "These objects look each other up in a cycle: %s",
+                    ', '.join(pending.mapped('label'))))
+            ordered |= ready[0]
+            pending -= ready[0]
+        return ordered
+
+    def _header_keys(self):
+        return [key for key, _label in (self.source_columns or [])]
+
+    def _candidate_list(self):
+        return [c.strip() for c in (self.source_key_candidates or '').split(',') if c.strip()]
+
+    def _mapping_signature(self):
+        """A digest input that changes whenever the mapping of this object changes."""
+        return json.dumps([line._spec_dict() for line in self.field_ids.filtered('enabled')],
+                          sort_keys=True, default=str)

@@ -1,0 +1,298 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import base64
+import io
+import json
+
+from odoo import api, fields, models
+from odoo.addons.base.models.res_partner import _tz_get
+from odoo.exceptions import UserError
+
+from ..connectors import tabular
+from ..services import schema, templates
+from ..services.constants import LIVE_OPERATIONS
+
+# Odoo's own import sends 2000 rows per request; 500 keeps one batch of
+# crm.lead well under a minute on a small server, so a cron step that is
+# killed loses little work.
+DEFAULT_BATCH_SIZE = 500
+SOURCE_TYPES = [('clinic', 'Clinic software export (CSV/XLSX)')]
+
+
+class CrmMigrationProject(models.Model):
+    _name = 'crm.migration.project'
+    _description = 'CRM Migration Project'
+    _inherit = ['mail.thread']
+    _order = 'id desc'
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one('res.company', required=True, default=lambda self: self.env.company)
+    source_type = fields.Selection(SOURCE_TYPES, required=True, default='clinic', tracking=True)
+    state = fields.Selection([
+        ('draft', 'Draft'),
+        ('mapped', 'Mapped'),
+        ('running', 'Running'),
+        ('done', 'Done'),
+        ('rolled_back', 'Rolled back'),
+    ], default='draft', required=True, tracking=True, copy=False)
+
+    # Loading options
+    batch_size = fields.Integer(default=DEFAULT_BATCH_SIZE, required=True)
+    sample_size = fields.Integer(default=200, required=True)
+    source_tz = fields.Selection(
+        _tz_get, string='Source timezone', required=True,
+        default=lambda self: self.env.user.tz or 'UTC',
+        help="Wall-clock times in the source (appointment start times) are read in this timezone.")
+    date_order = fields.Selection([
+        ('auto', 'Detect from the files'),
+        ('dmy', 'Day/Month/Year'),
+        ('mdy', 'Month/Day/Year'),
+    ], default='auto', required=True,
+        help="How to read numeric dates such as 03/04/2024. 'Detect' looks for a day above 12 "
+             "in the uploaded files and refuses ambiguous dates otherwise.")
+    detected_date_order = fields.Selection([('dmy', 'Day first'), ('mdy', 'Month first')], readonly=True)
+    decimal_separator = fields.Selection([
+        ('auto', 'Detect per value'), ('.', 'Point (1,234.50)'), (',', 'Comma (1.234,50)'),
+    ], default='auto', required=True)
+    fallback_product_id = fields.Many2one(
+        'product.product', string='Product for unmatched invoice lines',
+        help="Invoice lines whose service matches no product use this product, keeping quantity "
+             "and price. Left empty, such lines become note lines carrying the description.")
+
+    # Content
+    object_ids = fields.One2many('crm.migration.object', 'project_id', string='Objects', copy=True)
+    run_ids = fields.One2many('crm.migration.run', 'project_id', string='Runs')
+    record_ids = fields.One2many('crm.migration.record', 'project_id', string='Records')
+    issue_ids = fields.One2many('crm.migration.issue', 'project_id', string='Issues')
+    file_ids = fields.One2many(
+        'ir.attachment', 'res_id', string='Uploaded files',
+        domain=[('res_model', '=', 'crm.migration.project')])
+    custom_field_ids = fields.Many2many('ir.model.fields', string='Custom fields created', copy=False)
+    custom_view_ids = fields.Many2many('ir.ui.view', string='Generated views', copy=False)
+
+    # Counters
+    object_count = fields.Integer(compute='_compute_counts')
+    run_count = fields.Integer(compute='_compute_counts')
+    record_count = fields.Integer(compute='_compute_counts')
+    failed_count = fields.Integer(compute='_compute_counts')
+    issue_count = fields.Integer(compute='_compute_counts')
+    last_run_id = fields.Many2one('crm.migration.run', compute='_compute_counts')
+
+    _check_batch_size = models.Constraint('CHECK(batch_size > 0)', 'The batch size must be positive.')
+    _check_sample_size = models.Constraint('CHECK(sample_size > 0)', 'The sample size must be positive.')
+
+    def _compute_counts(self):
+        Record = self.env['crm.migration.record']
+        records = dict(Record._read_group([('project_id', 'in', self.ids)], ['project_id'], ['__count']))
+        failed = dict(Record._read_group([('project_id', 'in', self.ids), ('operation', '=', 'failed')],
+                                         ['project_id'], ['__count']))
+        issues = dict(self.env['crm.migration.issue']._read_group(
+            [('project_id', 'in', self.ids), ('state', '=', 'open')], ['project_id'], ['__count']))
+        for project in self:
+            project.object_count = len(project.object_ids)
+            project.run_count = len(project.run_ids)
+            project.record_count = records.get(project, 0)
+            project.failed_count = failed.get(project, 0)
+            project.issue_count = issues.get(project, 0)
+            project.last_run_id = project.run_ids.sorted('id')[-1:]
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        projects = super().create(vals_list)
+        for project in projects.filtered(lambda p: not p.object_ids):
+            project._apply_template()
+        return projects
+
+    # ------------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------------
+    def action_open_upload(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._('Upload source files'),
+            'res_model': 'crm.migration.upload',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'default_project_id': self.id},
+        }
+
+    def action_reset_template(self):
+        for project in self:
+            if project.record_ids.filtered(lambda r: r.operation in LIVE_OPERATIONS):
+                raise UserError(self.env._("Roll back the project's records before resetting its mapping."))
+            project.object_ids.unlink()
+            project._apply_template()
+
+    def action_prepare_fields(self):
+        """Create every missing x_ field of the mapping, in one pass, and the 'Migrated data' pages."""
+        for project in self:
+            schema.ensure_custom_fields(project)
+        return True
+
+    def action_download_manifest(self):
+        self.ensure_one()
+        content = json.dumps(schema.custom_field_manifest(self), indent=2, ensure_ascii=False)
+        return self._download_json('custom_fields_manifest.json', content)
+
+    def action_start_run(self):
+        """Queue a full run: the cron loads every enabled object in dependency order."""
+        self.ensure_one()
+        self._check_ready()
+        run = self._create_run('full')
+        run._schedule()
+        return run._open_form()
+
+    def action_rollback(self):
+        self.ensure_one()
+        if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
+            raise UserError(self.env._("Wait for the current run to finish (or cancel it) before rolling back."))
+        run = self._create_run('rollback')
+        run._schedule()
+        return run._open_form()
+
+    def action_open_records(self):
+        return self._open_related('crm.migration.record', self.env._('Migrated records'))
+
+    def action_open_issues(self):
+        return self._open_related('crm.migration.issue', self.env._('Issues'))
+
+    def action_open_runs(self):
+        return self._open_related('crm.migration.run', self.env._('Runs'))
+
+    # ------------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------------
+    def _apply_template(self):
+        self.ensure_one()
+        templates.apply_template(self, templates.load_template(self.source_type))
+
+    def _check_ready(self):
+        enabled = self.object_ids.filtered('enabled')
+        if not enabled:
+            raise UserError(self.env._("Enable at least one object to migrate."))
+        missing = enabled.filtered(lambda o: not o.attachment_id)
+        if missing:
+            raise UserError(self.env._(
+                "No file was uploaded for: %s. Upload the export or disable these objects.",
+                ', '.join(missing.mapped('label'))))
+        not_installed = enabled.filtered(lambda o: not o.model_installed)
+        if not_installed:
+            raise UserError(self.env._(
+                "These objects target models that are not installed: %s",
+                ', '.join('%s (%s)' % (o.label, o.target_model) for o in not_installed)))
+        if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
+            raise UserError(self.env._("A run of this project is already queued or running."))
+
+    def _create_run(self, kind):
+        return self.env['crm.migration.run'].create({'project_id': self.id, 'kind': kind})
+
+    def _day_first(self):
+        order = self.date_order if self.date_order != 'auto' else self.detected_date_order
+        return {'dmy': True, 'mdy': False}.get(order)
+
+    def _decimal_comma(self):
+        return {'.': False, ',': True}.get(self.decimal_separator)
+
+    def _get_source(self):
+        """The connector for this project: the uploaded tables and documents."""
+        self.ensure_one()
+        tables, documents = {}, {}
+        for attachment in self.file_ids:
+            if attachment.description == 'crm_migration:export':
+                continue
+            documents.setdefault(attachment.name, self._attachment_opener(attachment))
+        for obj in self.object_ids.filtered('attachment_id'):
+            opener = self._attachment_opener(obj.attachment_id)
+            name = obj.attachment_id.name
+            if name.lower().endswith(tabular.XLSX_EXTENSIONS):
+                tables[obj.name] = tabular.XlsxTable(obj.name, '%s [%s]' % (name, obj.sheet_name),
+                                                     opener, obj.sheet_name)
+            else:
+                tables[obj.name] = tabular.CsvTable(obj.name, name, opener)
+        return tabular.TabularSource(tables, documents)
+
+    @api.model
+    def _attachment_opener(self, attachment):
+        attachment = attachment.sudo()
+        if attachment.store_fname:
+            path = attachment._full_path(attachment.store_fname)
+            # Read the filestore file itself: a 100 MB export is streamed
+            # instead of being decoded into memory through `raw`.
+            return lambda: open(path, 'rb')
+        return lambda: io.BytesIO(attachment.raw or b'')
+
+    def _download_json(self, filename, content):
+        attachment = self.env['ir.attachment'].create({
+            'name': filename,
+            'raw': content.encode(),
+            'mimetype': 'application/json',
+            'res_model': self._name,
+            'res_id': self.id,
+            'description': 'crm_migration:export',
+        })
+        return {
+            'type': 'ir.actions.act_url',
+            'url': '/web/content/%d?download=true' % attachment.id,
+            'target': 'self',
+        }
+
+    def _open_related(self, model, name):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': name,
+            'res_model': model,
+            'view_mode': 'list,form',
+            'domain': [('project_id', '=', self.id)],
+            'context': {'default_project_id': self.id},
+        }
+
+    def _upload_file(self, filename, content):
+        """Store one uploaded file on the project (``content`` is bytes)."""
+        self.ensure_one()
+        existing = self.file_ids.filtered(lambda a: a.name == filename)
+        if existing:
+            existing.write({'raw': content})
+            return existing[0]
+        return self.env['ir.attachment'].create({
+            'name': filename,
+            'datas': base64.b64encode(content),
+            'res_model': self._name,
+            'res_id': self.id,
+            'description': 'crm_migration:upload',
+        })
+
+    # ------------------------------------------------------------------
+    # DEMO
+    # ------------------------------------------------------------------
+    @api.model
+    def _create_demo_project(self, run=True):
+        """Create the demo clinic project from ``demo/clinic`` and migrate it."""
+        from odoo.tools import file_open, file_path  # noqa: PLC0415 (demo only)
+        import os  # noqa: PLC0415
+
+        project = self.create({'name': self.env._('Demo clinic (sample export)'), 'source_tz': 'Australia/Sydney'})
+        folder = file_path('crm_migration/demo/clinic')
+        attachments = self.env['ir.attachment']
+        for name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            if os.path.isdir(path):
+                names = [os.path.join(name, member) for member in sorted(os.listdir(path))]
+            else:
+                names = [name]
+            for relative in names:
+                with file_open('crm_migration/demo/clinic/%s' % relative, 'rb') as handle:
+                    attachments |= attachments.create({'name': os.path.basename(relative), 'raw': handle.read()})
+        wizard = self.env['crm.migration.upload'].create({
+            'project_id': project.id, 'attachment_ids': [(6, 0, attachments.ids)]})
+        wizard.action_detect()
+        wizard.action_confirm()
+        if run:
+            project._check_ready()
+            migration = project._create_run('full')
+            migration._execute()
+        return project

@@ -1,0 +1,58 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+
+
+class CrmMigrationRecord(models.Model):
+    """The link and audit table: one row per source record and Odoo model.
+
+    Idempotency (a rerun finds the record again), lookups (a patient's id in
+    an appointment), reconciliation and rollback all read this table.
+    """
+    _name = 'crm.migration.record'
+    _description = 'CRM Migration Record Link'
+    _order = 'id desc'
+    _rec_name = 'source_id'
+
+    project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade', index=True)
+    company_id = fields.Many2one(related='project_id.company_id', store=True)
+    object_id = fields.Many2one('crm.migration.object', required=True, ondelete='cascade', index=True)
+    run_id = fields.Many2one('crm.migration.run', string='Last run', ondelete='set null', index=True)
+    source_id = fields.Char(required=True, index=True)
+    line_nr = fields.Integer('Source line')
+    res_model = fields.Char('Odoo model', required=True)
+    res_id = fields.Many2oneReference('Odoo record id', model_field='res_model', index=True)
+    operation = fields.Selection([
+        ('created', 'Created'),
+        ('updated', 'Updated'),
+        ('linked', 'Linked'),
+        ('skipped', 'Skipped'),
+        ('failed', 'Failed'),
+        ('rolled_back', 'Rolled back'),
+    ], required=True, index=True,
+        help="Created: the migration made this record; rollback deletes it.\n"
+             "Updated: an existing record was changed; rollback writes its previous values back.\n"
+             "Linked: an existing record stands for this source row unchanged.\n"
+             "Skipped / Failed: nothing was written; the message says why.")
+    before_values = fields.Json(help="Values of an updated record before the migration first wrote to it.")
+    checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
+    message = fields.Text()
+    synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
+
+    _source_uniq = models.Constraint(
+        'unique(object_id, source_id, res_model)',
+        'A source record is linked once per Odoo model.')
+    _res_idx = models.Index('(res_model, res_id)')
+
+    @api.depends('source_id', 'object_id')
+    def _compute_display_name(self):
+        for record in self:
+            record.display_name = '%s %s' % (record.object_id.label or '', record.source_id)
+
+    def action_open_target(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'res_model': self.res_model,
+            'res_id': self.res_id,
+            'view_mode': 'form',
+        }

@@ -1,0 +1,19 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+
+class CrmMigrationValueMap(models.Model):
+    _name = 'crm.migration.value.map'
+    _description = 'CRM Migration Value Map'
+    _order = 'field_id, sequence, id'
+
+    field_id = fields.Many2one('crm.migration.field', required=True, ondelete='cascade', index=True)
+    company_id = fields.Many2one(related='field_id.company_id', store=True)
+    sequence = fields.Integer(default=10)
+    source_value = fields.Char(help="Value as found in the source; matched ignoring case and extra spaces.")
+    target_value = fields.Char(
+        help="Value written in Odoo: a selection key, or for a link the XML id or exact name of the "
+             "record (a stage, an activity type). Empty writes nothing.")
+
+    _source_value_uniq = models.Constraint(
+        'unique(field_id, source_value)', 'A source value is mapped once per field.')

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Run every test of crm_migration inside a real Odoo 19: a fresh database,
+# the addon installed, then pytest-odoo.  Exits non-zero on any failure,
+# when no test ran, or when no Odoo is found.
+#
+#   scripts/test.sh [pytest args...]    e.g. scripts/test.sh -k rollback
+source "$(dirname "$0")/common.sh"
+
+require_odoo
+"$(dirname "$0")/setup.sh"
+find_odoo  # setup may have created Odoo's .venv
+export PYTHONPATH="$ODOO_TREE${PYTHONPATH:+:$PYTHONPATH}"
+
+WORK="$(mktemp -d -t crm_migration_test.XXXXXX)"
+DB="crm_migration_test_$$"
+cleanup() {
+    dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# pytest-odoo names the module after its folder, and CI clones the repo
+# under another name: expose a copy as crm_migration.
+mkdir -p "$WORK/addons/crm_migration"
+tar -C "$REPO_DIR" --exclude=.git --exclude='__pycache__' --exclude='.pytest_cache' -cf - . \
+    | tar -C "$WORK/addons/crm_migration" -xf -
+cat > "$WORK/odoo.conf" <<CONF
+[options]
+addons_path = $(odoo_addons_path "$WORK/addons")
+data_dir = $WORK/data
+db_name = $DB
+http_interface = 127.0.0.1
+log_level = warn
+CONF
+
+echo "crm_migration: Odoo $ODOO_TREE, database $DB" >&2
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+if ! odoo_cmd -c "$WORK/odoo.conf" -d "$DB" -i crm_migration --stop-after-init \
+        > "$WORK/install.log" 2>&1; then
+    tail -50 "$WORK/install.log" >&2
+    die "installing crm_migration in a fresh database failed (log above)."
+fi
+if grep -E " (ERROR|CRITICAL) " "$WORK/install.log" >&2; then
+    die "installing crm_migration logged errors (above)."
+fi
+
+cd "$WORK/addons/crm_migration"
+set +e
+"$ODOO_PY" -m pytest -p no:cacheprovider -rfEs \
+    --odoo-config="$WORK/odoo.conf" --odoo-database="$DB" tests "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    die "pytest collected no test: that is a failure, not a pass."
+fi
+exit "$status"

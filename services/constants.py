@@ -1,0 +1,14 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Names shared by models and services (kept here to avoid import cycles)."""
+from ..connectors.tabular import normalize_header
+
+# Targets prefixed with this go to the mail.activity scheduled on the
+# record (an appointment's date and type), not to the record itself.
+ACTIVITY_PREFIX = 'activity.'
+# Link operations that leave an Odoo record owned or changed by the migration.
+LIVE_OPERATIONS = ('created', 'updated', 'linked')
+
+
+def selection_key(value):
+    """Key of a selection value created from a source value ("No-show" -> ``no_show``)."""
+    return normalize_header(value)[:60] or 'value'

@@ -1,0 +1,609 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Load mapped rows of one source object into Odoo, one batch at a time.
+
+For every source row exactly one outcome is recorded in
+``crm.migration.record``: created, updated, unchanged, skipped or failed
+with its reason.  A batch is written with one ``create()`` inside a
+savepoint; when it fails it is split in halves until the bad rows are
+isolated, so one broken row never takes its neighbours down with it.
+"""
+import base64
+import hashlib
+import json
+import logging
+
+import psycopg2
+
+from odoo import fields
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import email_normalize
+
+from ..connectors import mapper as mapping
+from ..connectors.exceptions import ConnectorError
+from .constants import ACTIVITY_PREFIX, LIVE_OPERATIONS
+
+_logger = logging.getLogger(__name__)
+
+# What Odoo's own import and OCA importers use: no chatter, no followers, no
+# tracking, no activity e-mails -- a migration replays history, it does not
+# notify anybody.
+IMPORT_CONTEXT = {
+    'tracking_disable': True,
+    'mail_create_nolog': True,
+    'mail_create_nosubscribe': True,
+    'mail_notrack': True,
+    'mail_activity_quick_update': True,
+    'mail_auto_subscribe_no_notify': True,
+}
+# Errors a bad row raises from the ORM; anything else is a bug or an outage
+# and must stop the run rather than be written off as a row failure.
+ROW_ERRORS = (ValueError, TypeError, UserError, ValidationError, AccessError, ConnectorError,
+              psycopg2.IntegrityError, psycopg2.DataError)
+
+
+class Entry:
+    """One source row on its way through a batch."""
+
+    __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'problems',
+                 'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'resolution')
+
+    def __init__(self, row, source_id):
+        self.row = row
+        self.line_nr = row.get('_line_nr') or 0
+        self.source_id = source_id
+        self.checksum = None
+        self.values = {}
+        self.activity = {}
+        self.problems = []
+        self.link = None
+        self.activity_link = None
+        self.outcome = None     # created / updated / unchanged / linked / skipped / failed
+        self.message = None
+        self.res_id = None
+        self.before = None
+        self.resolution = None
+
+    def fail(self, message):
+        self.outcome = 'failed'
+        self.message = message
+
+
+class ObjectLoader:
+    """Loads batches of one ``crm.migration.object`` for one run."""
+
+    def __init__(self, run, obj, source):
+        self.env = run.env
+        self.run = run
+        self.obj = obj
+        self.project = run.project_id
+        self.source = source
+        self.Model = self.env[obj.target_model].with_context(IMPORT_CONTEXT)
+        self.Record = self.env['crm.migration.record']
+        lines = obj.field_ids.filtered(lambda line: line.enabled and (line._source_list() or line.default_value))
+        self.mapper = mapping.Mapper(
+            [line._spec() for line in lines],
+            day_first=self.project._day_first(),
+            tz=self.project.source_tz,
+            decimal_comma=self.project._decimal_comma(),
+        )
+        self.create_missing = {line.target_field for line in lines if line.create_missing}
+        self.signature = hashlib.sha1(obj._mapping_signature().encode()).hexdigest()
+        self.reference_fields = [name for name, field in self.Model._fields.items()
+                                 if field.type == 'many2one_reference' and name in
+                                 {line.target_field for line in lines}]
+        self._name_cache = {}
+
+    # ------------------------------------------------------------------
+    def load(self, rows):
+        """Load ``rows`` (dicts from the connector); return the counters of the batch."""
+        entries = self._prepare(rows)
+        pending = [e for e in entries if not e.outcome]
+        self._map(pending)
+        self._resolve([e for e in pending if not e.outcome])
+        self._deduplicate([e for e in pending if not e.outcome])
+        self._plan([e for e in pending if not e.outcome])
+        writable = [e for e in pending if e.outcome in ('create', 'update')]
+        if writable:
+            self._write(writable)
+        self._record(entries)
+        counts = {'read': len(rows)}
+        for entry in entries:
+            key = {'created': 'created', 'updated': 'updated', 'unchanged': 'unchanged',
+                   'linked': 'updated', 'skipped': 'skipped', 'failed': 'failed'}[entry.outcome]
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    # ------------------------------------------------------------------
+    # Steps
+    # ------------------------------------------------------------------
+    def _prepare(self, rows):
+        key = self.obj.source_key
+        entries, seen = [], {}
+        for row in rows:
+            raw = row.get(key) if key else None
+            source_id = mapping.value_to_text(raw).strip()
+            entry = Entry(row, source_id or 'line %d' % (row.get('_line_nr') or 0))
+            entries.append(entry)
+            if not key:
+                entry.fail(self.env._("The object has no source id column; set one before loading."))
+            elif not source_id:
+                entry.fail(self.env._("The id column %(column)s is empty on line %(line)s.",
+                                      column=key, line=entry.line_nr))
+            elif source_id in seen:
+                entry.fail(self.env._("Source id %(id)s appears twice: lines %(first)s and %(line)s.",
+                                      id=source_id, first=seen[source_id], line=entry.line_nr))
+            else:
+                seen[source_id] = entry.line_nr
+                payload = {k: v for k, v in row.items() if k != '_line_nr'}
+                entry.checksum = hashlib.sha1(
+                    (json.dumps(payload, sort_keys=True, default=str) + self.signature).encode()).hexdigest()
+        links = self.Record.search([
+            ('object_id', '=', self.obj.id),
+            ('source_id', 'in', [e.source_id for e in entries]),
+        ])
+        by_key = {(link.source_id, link.res_model): link for link in links}
+        for entry in entries:
+            entry.link = by_key.get((entry.source_id, self.obj.target_model))
+            entry.activity_link = by_key.get((entry.source_id, 'mail.activity'))
+            if (not entry.outcome and entry.link and entry.link.run_id == self.run
+                    and entry.link.line_nr and entry.link.line_nr != entry.line_nr):
+                entry.fail(self.env._("Source id %(id)s appears twice: lines %(first)s and %(line)s.",
+                                      id=entry.source_id, first=entry.link.line_nr, line=entry.line_nr))
+        return entries
+
+    def _map(self, entries):
+        for entry in entries:
+            values, problems = self.mapper.map_row(entry.row)
+            entry.values = {k: v for k, v in values.items() if not k.startswith(ACTIVITY_PREFIX)}
+            entry.activity = {k[len(ACTIVITY_PREFIX):]: v for k, v in values.items()
+                              if k.startswith(ACTIVITY_PREFIX) and v is not None}
+            entry.problems = list(problems)
+            for name in self.reference_fields:
+                if entry.values.get(name) is None:
+                    entry.problems.append(mapping.Problem(name, self.env._(
+                        "%s: the row points to no migrated record.", self.Model._fields[name].string)))
+            self._fail_on_problems(entry)
+
+    def _fail_on_problems(self, entry):
+        blocking = [p.message for p in entry.problems if p.blocking]
+        if blocking:
+            entry.fail('; '.join(blocking))
+
+    def _resolve(self, entries):
+        """Replace the mapper's references by ids, for the whole batch at once."""
+        refs = {}
+        for entry in entries:
+            for value in list(entry.values.values()) + list(entry.activity.values()):
+                for ref in (value if isinstance(value, list) else [value]):
+                    if isinstance(ref, mapping.REFS):
+                        refs.setdefault(type(ref), set()).add(ref)
+        resolved = {}
+        resolved.update(self._resolve_lookups(refs.get(mapping.LookupRef, ())))
+        for ref in refs.get(mapping.NameRef, ()):
+            resolved[ref] = self._resolve_name(ref)
+        resolved.update(self._resolve_users(refs.get(mapping.UserRef, ())))
+        resolved.update(self._resolve_products(refs.get(mapping.ProductRef, ())))
+        for entry in entries:
+            entry.values = self._apply_refs(entry, entry.values, self.Model, resolved)
+            entry.activity = self._apply_refs(entry, entry.activity, self.env['mail.activity'], resolved)
+            self._adapt(entry)
+            self._fail_on_problems(entry)
+
+    def _apply_refs(self, entry, values, model, resolved):
+        result = {}
+        for name, value in values.items():
+            field = model._fields.get(name)
+            if isinstance(value, list):
+                ids = [resolved.get(ref) for ref in value]
+                for ref, res_id in zip(value, ids):
+                    if isinstance(res_id, str) or res_id is None:
+                        entry.problems.append(mapping.Problem(name, res_id or self.env._(
+                            "%(field)s: %(name)r not found", field=field.string, name=ref.name)))
+                result[name] = [(6, 0, [i for i in ids if isinstance(i, int)])]
+                continue
+            if isinstance(value, mapping.FileRef):
+                try:
+                    result[name] = base64.b64encode(self.source.download(value.ref))
+                except ConnectorError as error:
+                    entry.problems.append(mapping.Problem(name, str(error)))
+                continue
+            if isinstance(value, mapping.ProductRef):
+                result[name] = resolved.get(value) or None
+                continue
+            if isinstance(value, mapping.REFS):
+                target = resolved.get(value)
+                if isinstance(value, mapping.LookupRef):
+                    target = self._lookup_value(entry, field, value, target)
+                    if target is None:
+                        continue
+                    if field.type == 'many2one_reference':
+                        result[field.model_field] = target[0]
+                        target = target[1]
+                elif isinstance(target, str) or target is None:
+                    problem = target or self.env._("%(field)s: %(value)s not found",
+                                                   field=field.string, value=value)
+                    # An unknown user leaves the field empty (the record still
+                    # lands); anything else would write a wrong link.
+                    entry.problems.append(mapping.Problem(
+                        name, problem, blocking=not isinstance(value, mapping.UserRef)))
+                    if isinstance(value, mapping.UserRef):
+                        self._issue('unmatched_user', entry.source_id, problem, blocking=False)
+                    continue
+                value = target
+            result[name] = value
+        return result
+
+    def _lookup_value(self, entry, field, ref, link):
+        """Turn the link of a looked-up source record into a value for ``field``."""
+        label = field.string
+        if link is None:
+            message = self.env._(
+                "%(field)s: %(object)s %(id)s was not migrated (missing from its file, or failed).",
+                field=label, object=ref.object, id=ref.source_id)
+            entry.problems.append(mapping.Problem(field.name if field else '', message))
+            self._issue('orphan', entry.source_id, message, related=ref.source_id)
+            return None
+        res_model, res_id = link
+        if field.type == 'many2one_reference':
+            return link
+        if field.comodel_name == res_model:
+            return res_id
+        if field.comodel_name == 'res.partner' and res_model == 'crm.lead':
+            return self._lead_partner(ref, res_id)
+        entry.problems.append(mapping.Problem(field.name, self.env._(
+            "%(field)s links to %(model)s but %(object)s were loaded as %(loaded)s.",
+            field=label, model=field.comodel_name, object=ref.object, loaded=res_model)))
+        return None
+
+    def _resolve_lookups(self, refs):
+        by_object = {}
+        for ref in refs:
+            by_object.setdefault(ref.object, set()).add(ref.source_id)
+        resolved = {}
+        for object_name, source_ids in by_object.items():
+            obj = self.project.object_ids.filtered(lambda o, n=object_name: o.name == n)
+            links = self.Record.search_fetch([
+                ('object_id', 'in', obj.ids),
+                ('source_id', 'in', list(source_ids)),
+                ('res_model', '=', obj.target_model),
+                ('operation', 'in', LIVE_OPERATIONS),
+            ], ['source_id', 'res_model', 'res_id'])
+            for link in links:
+                resolved[mapping.LookupRef(object_name, link.source_id)] = (link.res_model, link.res_id)
+        return resolved
+
+    def _lead_partner(self, ref, lead_id):
+        """The contact of a migrated lead, created (and recorded) when it has none.
+
+        A billing invoice needs a res.partner while the patient was loaded as a
+        crm.lead: Odoo's own lead conversion builds the partner the same way.
+        """
+        lead = self.env['crm.lead'].browse(lead_id)
+        if lead.partner_id:
+            return lead.partner_id.id
+        obj = self.project.object_ids.filtered(lambda o: o.name == ref.object)
+        values = lead._prepare_customer_values(lead.contact_name or lead.name)
+        partner = self.env['res.partner'].with_context(IMPORT_CONTEXT).create(values)
+        lead.with_context(IMPORT_CONTEXT).partner_id = partner
+        link = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', ref.source_id),
+                                   ('res_model', '=', 'res.partner')])
+        link_values = {'res_id': partner.id, 'operation': 'created', 'run_id': self.run.id,
+                       'synced_at': fields.Datetime.now(), 'message': self.env._("Contact of the migrated lead")}
+        if link:
+            link.write(link_values)
+        else:
+            self.Record.create(dict(link_values, project_id=self.project.id, object_id=obj.id,
+                                    source_id=ref.source_id, res_model='res.partner'))
+        return partner.id
+
+    def _resolve_name(self, ref):
+        """A record by XML id or exact name; creates it when the mapping allows."""
+        key = (ref.relation, ref.name)
+        if key in self._name_cache:
+            return self._name_cache[key]
+        Relation = self.env[ref.relation].with_context(active_test=False)
+        result = None
+        if '.' in ref.name and ' ' not in ref.name:
+            record = self.env.ref(ref.name, raise_if_not_found=False)
+            if record and record._name == ref.relation:
+                result = record.id
+        if result is None:
+            name_field = Relation._rec_name or 'name'
+            found = Relation.search([(name_field, '=ilike', ref.name)], limit=1)
+            if not found and ref.relation == 'res.country':
+                found = Relation.search([('code', '=ilike', ref.name)], limit=1)
+            if not found and ref.relation == 'res.country.state':
+                found = Relation.search([('code', '=ilike', ref.name)], limit=1)
+            if found:
+                result = found.id
+            elif self._may_create(ref.relation):
+                result = Relation.with_context(IMPORT_CONTEXT).create({name_field: ref.name}).id
+            else:
+                result = self.env._("%(model)s: no record named %(name)r",
+                                    model=Relation._description, name=ref.name)
+        self._name_cache[key] = result
+        return result
+
+    def _may_create(self, relation):
+        for name in self.create_missing:
+            model = self.Model
+            if name.startswith(ACTIVITY_PREFIX):
+                model, name = self.env['mail.activity'], name[len(ACTIVITY_PREFIX):]
+            field = model._fields.get(name)
+            if field and getattr(field, 'comodel_name', None) == relation:
+                return True
+        return False
+
+    def _resolve_users(self, refs):
+        resolved = {}
+        Users = self.env['res.users'].with_context(active_test=False)
+        for ref in refs:
+            user = Users.search(['|', ('login', '=ilike', ref.login), ('email', '=ilike', ref.login)], limit=1)
+            resolved[ref] = user.id if user else self.env._("no Odoo user has the login or e-mail %r", ref.login)
+        return resolved
+
+    def _resolve_products(self, refs):
+        resolved = {}
+        Product = self.env['product.product']
+        for ref in refs:
+            product = (Product.search([('default_code', '=ilike', ref.name)], limit=1)
+                       or Product.search([('name', '=ilike', ref.name)], limit=1))
+            resolved[ref] = product.id or False
+        return resolved
+
+    def _adapt(self, entry):
+        """Target-specific rules the generic mapping cannot express."""
+        if self.obj.target_model == 'sale.order.line':
+            values = entry.values
+            if not values.get('product_id'):
+                fallback = self.project.fallback_product_id
+                values.pop('product_id', None)
+                if fallback:
+                    values['product_id'] = fallback.id
+                else:
+                    # Odoo refuses a priced line without a product: keep the
+                    # line as a note that still carries quantity and price.
+                    qty = values.pop('product_uom_qty', None)
+                    price = values.pop('price_unit', None)
+                    detail = ' (%s × %s)' % (mapping.value_to_text(qty or 1), mapping.value_to_text(price or 0))
+                    values['name'] = (values.get('name') or '') + detail
+                    values['display_type'] = 'line_note'
+        if self.obj.target_model == 'ir.attachment' and entry.values.get('datas') is not None:
+            entry.values.pop('mimetype', None)
+
+    def _deduplicate(self, entries):
+        """Hold back rows whose duplicate key matches another record (first one wins)."""
+        field_name = self.obj.dedup_field
+        if not field_name or field_name not in self.Model._fields:
+            return
+        issues = self.env['crm.migration.issue'].search([
+            ('object_id', '=', self.obj.id), ('kind', '=', 'duplicate'),
+            ('source_id', 'in', [e.source_id for e in entries]),
+        ])
+        issue_by_source = {issue.source_id: issue for issue in issues}
+        candidates = [e for e in entries if not (e.link and e.link.operation in LIVE_OPERATIONS)]
+        keys = {e: _dedup_key(e.values.get(field_name)) for e in candidates}
+        wanted = {k for k in keys.values() if k}
+        if not wanted:
+            return
+        existing = {}
+        for record in self.Model.with_context(active_test=False).search_fetch(
+                [(field_name, 'in', list({e.values.get(field_name) for e in candidates
+                                           if keys[e]} | wanted))], [field_name]):
+            existing.setdefault(_dedup_key(record[field_name]), record.id)
+        ours = {}
+        if existing:
+            for link in self.Record.search_fetch([
+                    ('res_model', '=', self.obj.target_model), ('res_id', 'in', list(existing.values())),
+                    ('object_id', '=', self.obj.id), ('operation', 'in', LIVE_OPERATIONS)], ['res_id', 'source_id']):
+                ours[link.res_id] = link.source_id
+        first_in_batch = {}
+        for entry in candidates:
+            key = keys[entry]
+            if not key:
+                continue
+            issue = issue_by_source.get(entry.source_id)
+            if issue and issue.state != 'open':
+                entry.resolution = issue.resolution
+                if issue.resolution == 'skip':
+                    entry.outcome, entry.message = 'skipped', self.env._("Skipped: duplicate resolved as 'do not migrate'.")
+                elif issue.resolution == 'merge' and self._merge_target(issue):
+                    entry.outcome, entry.res_id = 'linked', self._merge_target(issue)
+                    entry.message = self.env._("Linked to the existing record (duplicate resolved as merge).")
+                continue
+            if key in existing:
+                res_id = existing[key]
+                other = ours.get(res_id)
+                if other is None and self.obj.match_existing:
+                    entry.res_id = res_id
+                    entry.resolution = 'match'
+                    continue
+                related = other or ''
+            elif key in first_in_batch:
+                res_id, related = None, first_in_batch[key]
+            else:
+                first_in_batch[key] = entry.source_id
+                continue
+            message = self.env._(
+                "%(field)s %(value)s is also on %(other)s: held back so that no duplicate is created "
+                "or merged silently. Resolve the issue, then rerun.",
+                field=self.Model._fields[field_name].string, value=entry.values.get(field_name),
+                other=(self.env._('source record %s', related) if related
+                       else self.env._('an existing %s', self.Model._description)))
+            entry.outcome, entry.message = 'skipped', message
+            self._issue('duplicate', entry.source_id, message, related=related,
+                        res_model=self.obj.target_model, res_id=res_id)
+
+    def _merge_target(self, issue):
+        if issue.res_id:
+            return issue.res_id
+        link = self.Record.search([('object_id', '=', self.obj.id), ('source_id', '=', issue.related_source_id),
+                                   ('res_model', '=', self.obj.target_model),
+                                   ('operation', 'in', LIVE_OPERATIONS)], limit=1)
+        return link.res_id
+
+    def _plan(self, entries):
+        for entry in entries:
+            link = entry.link
+            live = link and link.operation in LIVE_OPERATIONS and link.res_id and \
+                self.Model.with_context(active_test=False).browse(link.res_id).exists()
+            if live:
+                entry.res_id = link.res_id
+                if link.checksum == entry.checksum and link.operation != 'linked':
+                    entry.outcome = 'unchanged'
+                else:
+                    entry.outcome = 'update'
+                    entry.values = {k: (False if v is None else v) for k, v in entry.values.items()}
+            elif entry.resolution == 'match':
+                entry.outcome = 'update'
+                entry.values = {k: v for k, v in entry.values.items() if v is not None}
+            else:
+                entry.outcome = 'create'
+                entry.values = {k: v for k, v in entry.values.items() if v is not None}
+
+    # ------------------------------------------------------------------
+    # Writing
+    # ------------------------------------------------------------------
+    def _write(self, entries):
+        try:
+            with self.env.cr.savepoint():
+                self._write_group(entries)
+            return
+        except ROW_ERRORS as error:
+            for entry in entries:
+                # What happened inside the rolled-back savepoint is void.
+                if entry.outcome == 'created':
+                    entry.outcome, entry.res_id = 'create', None
+                elif entry.outcome == 'updated':
+                    entry.outcome = 'update'
+                entry.activity.pop('__id', None)
+            if len(entries) == 1:
+                entry = entries[0]
+                entry.fail(_error_message(error))
+                entry.res_id = entry.link.res_id if entry.link else None
+                return
+            _logger.debug("batch of %d rows failed (%s); splitting", len(entries), error)
+        middle = len(entries) // 2
+        self._write(entries[:middle])
+        self._write(entries[middle:])
+
+    def _write_group(self, entries):
+        creates = [e for e in entries if e.outcome in ('create', 'created')]
+        if creates:
+            records = self.Model.create([e.values for e in creates])
+            for entry, record in zip(creates, records):
+                entry.outcome, entry.res_id = 'created', record.id
+        for entry in entries:
+            if entry.outcome not in ('update', 'updated'):
+                continue
+            record = self.Model.browse(entry.res_id)
+            if entry.resolution == 'match' or (entry.link and entry.link.operation == 'updated'):
+                entry.before = (entry.link.before_values if entry.link and entry.link.before_values
+                                else _snapshot(record, entry.values))
+            record.write(entry.values)
+            entry.outcome = 'updated'
+        self._write_activities([e for e in entries if e.activity])
+        self.Model.flush_model()
+
+    def _write_activities(self, entries):
+        Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)
+        model_id = self.env['ir.model']._get_id(self.obj.target_model)
+        to_create = []
+        for entry in entries:
+            values = dict(entry.activity)
+            link = entry.activity_link
+            activity = Activity.browse(link.res_id).exists() if link and link.operation in LIVE_OPERATIONS else None
+            if activity:
+                activity.write(values)
+                continue
+            values.setdefault('user_id', self.run.create_uid.id or self.env.uid)
+            to_create.append((entry, dict(values, res_model_id=model_id, res_id=entry.res_id)))
+        if to_create:
+            activities = Activity.create([values for _entry, values in to_create])
+            for (entry, _values), activity in zip(to_create, activities):
+                entry.activity['__id'] = activity.id
+
+    # ------------------------------------------------------------------
+    # Recording
+    # ------------------------------------------------------------------
+    def _record(self, entries):
+        now = fields.Datetime.now()
+        to_create = []
+        model = self.obj.target_model
+        for entry in entries:
+            operation = {'created': 'created', 'updated': 'updated', 'linked': 'linked',
+                         'skipped': 'skipped', 'failed': 'failed', 'unchanged': None}[entry.outcome]
+            warnings = [p.message for p in entry.problems if not p.blocking]
+            message = '; '.join(filter(None, [entry.message] + warnings)) or False
+            link = entry.link
+            values = {'run_id': self.run.id, 'line_nr': entry.line_nr, 'message': message}
+            if entry.outcome in ('created', 'updated', 'linked'):
+                values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now)
+                if entry.outcome == 'updated' and link and link.operation == 'created':
+                    operation = 'created'  # still ours: rollback deletes it
+                if entry.before is not None:
+                    values['before_values'] = entry.before
+            if operation in ('failed', 'skipped') and link and link.operation in LIVE_OPERATIONS:
+                operation = link.operation  # keep the record it already owns
+                values['checksum'] = False  # so that the next run retries the row
+            if operation:
+                values['operation'] = operation
+            if link:
+                link.write(values)
+            else:
+                to_create.append(dict(values, project_id=self.project.id, object_id=self.obj.id,
+                                      source_id=entry.source_id, res_model=model,
+                                      operation=operation or 'failed'))
+            activity_id = entry.activity.get('__id') if entry.activity else None
+            if activity_id:
+                activity_values = {'run_id': self.run.id, 'res_id': activity_id, 'operation': 'created',
+                                   'line_nr': entry.line_nr, 'synced_at': now, 'message': False}
+                if entry.activity_link:
+                    entry.activity_link.write(activity_values)
+                else:
+                    to_create.append(dict(activity_values, project_id=self.project.id, object_id=self.obj.id,
+                                          source_id=entry.source_id, res_model='mail.activity'))
+        if to_create:
+            self.Record.create(to_create)
+
+    def _issue(self, kind, source_id, message, related=None, blocking=True, res_model=None, res_id=None):
+        Issue = self.env['crm.migration.issue']
+        existing = Issue.search([('object_id', '=', self.obj.id), ('kind', '=', kind),
+                                 ('source_id', '=', source_id)], limit=1)
+        values = {'message': message, 'run_id': self.run.id, 'related_source_id': related or False,
+                  'res_model': res_model or False, 'res_id': res_id or False, 'blocking': blocking}
+        if existing:
+            if existing.state == 'open':
+                existing.write(values)
+            return existing
+        return Issue.create(dict(values, project_id=self.project.id, object_id=self.obj.id,
+                                 kind=kind, source_id=source_id))
+
+
+def _dedup_key(value):
+    if not value or not isinstance(value, str):
+        return None
+    return email_normalize(value) or value.strip().casefold()
+
+
+def _snapshot(record, values):
+    """JSON-able values of ``record`` for the fields about to be written."""
+    snapshot = {}
+    for name in values:
+        field = record._fields.get(name)
+        if not field or field.type == 'binary':
+            continue
+        value = record[name]
+        if field.type == 'many2one':
+            value = value.id or False
+        elif field.type in ('many2many', 'one2many'):
+            value = value.ids
+        elif field.type in ('date', 'datetime'):
+            value = fields.Datetime.to_string(value) if field.type == 'datetime' else fields.Date.to_string(value)
+        snapshot[name] = value
+    return snapshot
+
+
+def _error_message(error):
+    text = getattr(error, 'args', [None])[0] if getattr(error, 'args', None) else str(error)
+    return str(text or error.__class__.__name__).strip()

@@ -1,0 +1,154 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The x_ fields a mapping needs, created in one pass before any record loads.
+
+Every ``ir.model.fields`` create reloads the registry and alters a table, so
+the fields are created together, once, never inside the row loop.  They are
+manual fields without an XML id: like Studio fields they survive an
+uninstall of this addon, and the migrated data with them.  Each target model
+gets one generated view with a "Migrated data" page showing the fields.
+"""
+from lxml import etree
+
+from odoo import Command
+from odoo.exceptions import UserError
+
+from .constants import selection_key
+
+# Forms that get the "Migrated data" page; other models (order lines,
+# attachments) are shown inside these or have no form of their own.
+FORM_VIEWS = {
+    'crm.lead': 'crm.crm_lead_view_form',
+    'res.partner': 'base.view_partner_form',
+    'sale.order': 'sale.view_order_form',
+}
+
+
+def planned_fields(project):
+    """``{(model, name): spec}`` of the x_ fields the enabled mapping writes."""
+    planned = {}
+    for obj in project.object_ids.filtered(lambda o: o.enabled and o.model_installed):
+        for line in obj.field_ids.filtered('enabled'):
+            name = line.target_field or ''
+            if not name.startswith('x_'):
+                continue
+            spec = {
+                'model': obj.target_model,
+                'name': name,
+                'ttype': line.target_ttype,
+                'label': line.target_description or name,
+                'relation': line.new_field_relation if line.target_ttype == 'many2one' else False,
+                'selection': [v for _k, v in line._selection_values()] if line.target_ttype == 'selection' else [],
+                'sources': ['%s.%s' % (obj.name, source) for source in line._source_list()],
+                'exists': not line.is_new_field,
+            }
+            key = (obj.target_model, name)
+            known = planned.get(key)
+            if known:
+                if known['ttype'] != spec['ttype']:
+                    raise UserError(project.env._(
+                        "%(model)s.%(field)s is mapped as %(a)s and as %(b)s; use one type.",
+                        model=key[0], field=name, a=known['ttype'], b=spec['ttype']))
+                known['sources'] += spec['sources']
+                known['selection'] += [v for v in spec['selection'] if v not in known['selection']]
+            else:
+                planned[key] = spec
+    return planned
+
+
+def ensure_custom_fields(project):
+    """Create the missing x_ fields and (re)generate the 'Migrated data' views."""
+    env = project.env
+    planned = planned_fields(project)
+    missing = [spec for spec in planned.values() if not spec['exists']]
+    if missing:
+        for spec in missing:
+            if spec['ttype'] == 'many2one' and not spec['relation']:
+                raise UserError(env._("Choose the linked model of the new field %s.", spec['name']))
+        created = env['ir.model.fields'].sudo().create([_field_values(env, spec) for spec in missing])
+        project.sudo().custom_field_ids = [Command.link(field.id) for field in created]
+    _update_views(project, planned)
+    return planned
+
+
+def _field_values(env, spec):
+    values = {
+        'model_id': env['ir.model']._get_id(spec['model']),
+        'name': spec['name'],
+        'ttype': spec['ttype'],
+        'field_description': spec['label'],
+        'state': 'manual',
+        'store': True,
+        'copied': False,
+        'help': env._("Migrated from %s", ', '.join(spec['sources'])),
+    }
+    if spec['ttype'] == 'selection':
+        keys = []
+        commands = []
+        for index, value in enumerate(spec['selection']):
+            key = selection_key(value)
+            if key in keys:
+                continue
+            keys.append(key)
+            commands.append(Command.create({'value': key, 'name': value, 'sequence': index}))
+        values['selection_ids'] = commands
+    if spec['ttype'] == 'many2one':
+        values.update(relation=spec['relation'], on_delete='set null')
+    return values
+
+
+def _update_views(project, planned):
+    env = project.env
+    View = env['ir.ui.view'].sudo()
+    by_model = {}
+    for (model, name), _spec in sorted(planned.items()):
+        by_model.setdefault(model, []).append(name)
+    for model, names in by_model.items():
+        parent = env.ref(FORM_VIEWS.get(model, ''), raise_if_not_found=False) if model in FORM_VIEWS else None
+        if not parent:
+            continue
+        arch = _page_arch(names, project)
+        view = project.custom_view_ids.filtered(lambda v, m=model: v.model == m)
+        if view:
+            view.arch_db = arch
+        else:
+            view = View.create({
+                'name': 'crm_migration.%s.migrated.data.%d' % (model, project.id),
+                'model': model,
+                'inherit_id': parent.id,
+                'mode': 'extension',
+                'priority': 99,
+                'arch_db': arch,
+            })
+            project.sudo().custom_view_ids = [Command.link(view.id)]
+
+
+def _page_arch(names, project):
+    root = etree.Element('data')
+    xpath = etree.SubElement(root, 'xpath', expr='//notebook', position='inside')
+    page = etree.SubElement(xpath, 'page', string=project.env._('Migrated data'),
+                            name='crm_migration_%d' % project.id)
+    group = etree.SubElement(page, 'group')
+    for name in names:
+        etree.SubElement(group, 'field', name=name)
+    return etree.tostring(root, encoding='unicode')
+
+
+def custom_field_manifest(project):
+    """The custom-field manifest the seeds promise: what exists or is created, and from where."""
+    fields = []
+    for (model, name), spec in sorted(planned_fields(project).items()):
+        fields.append({
+            'model': model,
+            'field': name,
+            'type': spec['ttype'],
+            'label': spec['label'],
+            'relation': spec['relation'] or None,
+            'selection': spec['selection'] or None,
+            'sources': spec['sources'],
+            'status': 'present' if spec['exists'] else 'to create',
+        })
+    return {
+        'project': project.name,
+        'source_type': project.source_type,
+        'fields': fields,
+    }

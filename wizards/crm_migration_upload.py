@@ -1,0 +1,132 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import io
+import os
+import zipfile
+
+from odoo import fields, models
+from odoo.exceptions import UserError
+
+from ..connectors import tabular
+from ..connectors.exceptions import SourceFormatError
+from ..services import binding
+
+# A clinic export with scanned forms is large, but a zip that inflates
+# past this is refused rather than allowed to fill the filestore.
+MAX_UNZIPPED = 2 * 1024 ** 3
+MAX_MEMBERS = 20000
+
+
+class CrmMigrationUpload(models.TransientModel):
+    """Upload the exported files, see which object each table holds, confirm."""
+    _name = 'crm.migration.upload'
+    _description = 'CRM Migration Upload'
+
+    project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade')
+    attachment_ids = fields.Many2many(
+        'ir.attachment', string='Files',
+        help="CSV/TSV files, XLSX workbooks (one sheet per object), documents referenced by an "
+             "attachments table, or one ZIP holding all of them.")
+    state = fields.Selection([('upload', 'Upload'), ('review', 'Review')], default='upload', required=True)
+    line_ids = fields.One2many('crm.migration.upload.line', 'wizard_id', string='Tables')
+    document_count = fields.Integer('Documents', readonly=True)
+    warnings = fields.Text(readonly=True)
+
+    def action_detect(self):
+        """Store the files on the project and propose an object for every table."""
+        self.ensure_one()
+        if not self.attachment_ids:
+            raise UserError(self.env._("Add the exported files first."))
+        project = self.project_id
+        stored, warnings = [], []
+        for attachment in self.attachment_ids:
+            if attachment.name.lower().endswith('.zip'):
+                stored += self._unzip(attachment)
+            else:
+                stored.append(project._upload_file(attachment.name, attachment.raw))
+        lines, taken, documents = [], set(), 0
+        for attachment in stored:
+            if not tabular.is_tabular(attachment.name):
+                documents += 1
+                continue
+            try:
+                tables = tabular.open_tables(attachment.name, project._attachment_opener(attachment))
+                for table in tables:
+                    headers = table.headers()
+                    obj = binding.detect_object(project, table.label, [k for k, _l in headers], taken)
+                    taken.add(obj)
+                    lines.append({
+                        'sequence': len(lines),
+                        'attachment_id': attachment.id,
+                        'sheet_name': getattr(table, 'sheet', False) or False,
+                        'table_name': table.label,
+                        'object_id': obj.id,
+                        'row_count': table.count(),
+                        'columns': ', '.join(label for _key, label in headers),
+                        'encoding': getattr(table, 'encoding', False) or False,
+                        'delimiter': {'\t': 'tab'}.get(getattr(table, 'delimiter', ''),
+                                                       getattr(table, 'delimiter', False)) or False,
+                    })
+            except SourceFormatError as error:
+                warnings.append(str(error))
+        self.write({
+            'state': 'review',
+            'line_ids': [(5, 0, 0)] + [(0, 0, values) for values in lines],
+            'document_count': documents,
+            'warnings': '\n'.join(warnings) or False,
+        })
+        return self._reopen()
+
+    def action_confirm(self):
+        """Bind each table to its object and adapt the mapping to the columns found."""
+        self.ensure_one()
+        project = self.project_id
+        chosen = self.line_ids.filtered('object_id')
+        if len(chosen.object_id) != len(chosen):
+            raise UserError(self.env._("Two tables load as the same object; keep one per object."))
+        for line in chosen:
+            opener = project._attachment_opener(line.attachment_id)
+            if line.sheet_name:
+                table = tabular.XlsxTable(line.object_id.name, line.table_name, opener, line.sheet_name)
+            else:
+                table = tabular.CsvTable(line.object_id.name, line.table_name, opener)
+            binding.bind_table(line.object_id, line.attachment_id, table, line.sheet_name)
+        bound = chosen.object_id
+        (project.object_ids - bound).filtered(lambda o: not o.attachment_id).write({'enabled': False})
+        bound.write({'enabled': True})
+        project.state = 'mapped'
+        return {
+            'type': 'ir.actions.act_window',
+            'res_model': project._name,
+            'res_id': project.id,
+            'view_mode': 'form',
+        }
+
+    def action_confirm_and_run(self):
+        self.action_confirm()
+        return self.project_id.action_start_run()
+
+    def _reopen(self):
+        return {
+            'type': 'ir.actions.act_window',
+            'res_model': self._name,
+            'res_id': self.id,
+            'view_mode': 'form',
+            'target': 'new',
+        }
+
+    def _unzip(self, attachment):
+        stored = []
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(attachment.raw))
+        except zipfile.BadZipFile:
+            raise UserError(self.env._("%s is not a valid ZIP file.", attachment.name)) from None
+        with archive:
+            members = [m for m in archive.infolist()
+                       if not m.is_dir() and not m.filename.startswith('__MACOSX/')
+                       and not os.path.basename(m.filename).startswith('.')]
+            if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNZIPPED:
+                raise UserError(self.env._("%s is too large once unzipped.", attachment.name))
+            for member in members:
+                name = os.path.basename(member.filename)
+                stored.append(self.project_id._upload_file(name, archive.read(member)))
+        return stored
