@@ -76,15 +76,18 @@ def detect_encoding(sample):
 
 
 def _decode_line(raw, encoding):
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
-        # A file concatenated from several exports can switch encodings;
-        # decode the odd line rather than reject the whole file.
+    """Decode one line; a file concatenated from several exports can switch encodings.
+
+    UTF-8 is tried first on every line because it validates itself: a
+    cp1252 line with accents is practically never valid UTF-8, while a UTF-8
+    line always "decodes" as cp1252 -- into mojibake.
+    """
+    for codec in ('utf-8', encoding, 'cp1252'):
         try:
-            return raw.decode('cp1252')
+            return raw.decode(codec)
         except UnicodeDecodeError:
-            return raw.decode('latin-1')
+            continue
+    return raw.decode('latin-1')
 
 
 def detect_delimiter(lines):
@@ -167,7 +170,7 @@ class CsvTable(Table):
                 first = False
                 if raw.startswith(codecs.BOM_UTF8):
                     raw = raw[len(codecs.BOM_UTF8):]
-            yield _decode_line(raw, 'utf-8' if self.encoding == 'utf-8-sig' else self.encoding)
+            yield _decode_line(raw, self.encoding)
 
     def _records(self):
         """Yield ``(line_nr, cells)`` for every non-blank record, header included."""

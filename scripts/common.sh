@@ -18,6 +18,7 @@ _odoo_version_ok() {  # $1 = python, $2 = tree (may be empty)
 import sys
 try:
     from odoo import release
+    import lxml, psycopg2, werkzeug  # noqa: F401  (a usable Odoo, not just its sources)
 except Exception:
     sys.exit(1)
 sys.exit(0 if release.version_info[0] == 19 else 3)
@@ -48,7 +49,7 @@ find_odoo() {
         fi
         if [ -z "$tree" ]; then
             if _odoo_version_ok "$py" ""; then
-                ODOO_TREE="$("$py" -c 'import odoo, os; print(os.path.dirname(os.path.dirname(odoo.__file__)))')"
+                ODOO_TREE="$("$py" -c 'import odoo, os; print(os.path.dirname(list(odoo.__path__)[0]))')"
                 ODOO_PY="$py"
                 return 0
             fi

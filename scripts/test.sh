@@ -6,10 +6,8 @@
 #   scripts/test.sh [pytest args...]    e.g. scripts/test.sh -k rollback
 source "$(dirname "$0")/common.sh"
 
+"$(dirname "$0")/setup.sh"  # PostgreSQL, Python packages; exits with a clear message without Odoo
 require_odoo
-"$(dirname "$0")/setup.sh"
-find_odoo  # setup may have created Odoo's .venv
-export PYTHONPATH="$ODOO_TREE${PYTHONPATH:+:$PYTHONPATH}"
 
 WORK="$(mktemp -d -t crm_migration_test.XXXXXX)"
 DB="crm_migration_test_$$"
@@ -47,7 +45,7 @@ fi
 cd "$WORK/addons/crm_migration"
 set +e
 "$ODOO_PY" -m pytest -p no:cacheprovider -rfEs \
-    --odoo-config="$WORK/odoo.conf" --odoo-database="$DB" tests "$@"
+    --odoo-config="$WORK/odoo.conf" --odoo-database="$DB" "${@:-tests}"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

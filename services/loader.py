@@ -531,12 +531,16 @@ class ObjectLoader:
         to_create = []
         model = self.obj.target_model
         for entry in entries:
-            operation = {'created': 'created', 'updated': 'updated', 'linked': 'linked',
-                         'skipped': 'skipped', 'failed': 'failed', 'unchanged': None}[entry.outcome]
+            if entry.outcome == 'unchanged':
+                continue  # nothing written: the record still belongs to the run that wrote it
+            operation = entry.outcome
+            activity_id = entry.activity.get('__id') if entry.activity else None
             warnings = [p.message for p in entry.problems if not p.blocking]
             message = '; '.join(filter(None, [entry.message] + warnings)) or False
             link = entry.link
-            values = {'run_id': self.run.id, 'line_nr': entry.line_nr, 'message': message}
+            values = {'line_nr': entry.line_nr, 'message': message}
+            if not (link and link.operation in LIVE_OPERATIONS) or entry.outcome in ('created', 'updated', 'linked'):
+                values['run_id'] = self.run.id
             if entry.outcome in ('created', 'updated', 'linked'):
                 values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now)
                 if entry.outcome == 'updated' and link and link.operation == 'created':
@@ -546,15 +550,12 @@ class ObjectLoader:
             if operation in ('failed', 'skipped') and link and link.operation in LIVE_OPERATIONS:
                 operation = link.operation  # keep the record it already owns
                 values['checksum'] = False  # so that the next run retries the row
-            if operation:
-                values['operation'] = operation
+            values['operation'] = operation
             if link:
                 link.write(values)
             else:
                 to_create.append(dict(values, project_id=self.project.id, object_id=self.obj.id,
-                                      source_id=entry.source_id, res_model=model,
-                                      operation=operation or 'failed'))
-            activity_id = entry.activity.get('__id') if entry.activity else None
+                                      source_id=entry.source_id, res_model=model))
             if activity_id:
                 activity_values = {'run_id': self.run.id, 'res_id': activity_id, 'operation': 'created',
                                    'line_nr': entry.line_nr, 'synced_at': now, 'message': False}

@@ -64,7 +64,7 @@ def _undo(env, record):
     target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
     if record.operation == 'created':
         if target:
-            _before_unlink(target)
+            _before_unlink(record, target)
             target.unlink()
         return 'removed'
     if record.operation == 'updated' and target and record.before_values:
@@ -72,10 +72,18 @@ def _undo(env, record):
     return 'restored'
 
 
-def _before_unlink(target):
+def _before_unlink(record, target):
+    """Odoo refuses to delete confirmed orders and their lines until cancelled."""
+    orders = target.env['sale.order']
     if target._name == 'sale.order':
-        # Orders migrated as confirmed or sent cannot be deleted until cancelled.
-        target.filtered(lambda o: o.state not in ('draft', 'cancel')).write({'state': 'cancel'})
+        orders = target
+    elif target._name == 'sale.order.line':
+        # Only an order the migration itself created is cancelled on the way.
+        owned = target.env['crm.migration.record'].search_count([
+            ('project_id', '=', record.project_id.id), ('res_model', '=', 'sale.order'),
+            ('res_id', '=', target.order_id.id), ('operation', '=', 'created')])
+        orders = target.order_id if owned else orders
+    orders.filtered(lambda o: o.state not in ('draft', 'cancel')).write({'state': 'cancel'})
 
 
 def _restorable(target, before):

@@ -1,0 +1,81 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
+
+from odoo.tests import BaseCase, tagged
+
+from ..connectors import mapper as m
+
+
+def spec(target, ttype='char', sources=('a',), **kwargs):
+    return m.FieldSpec(target=target, ttype=ttype, sources=tuple(sources), **kwargs)
+
+
+@tagged('crm_migration')
+class TestMapper(BaseCase):
+
+    def test_concat_phones_dates(self):
+        mapper = m.Mapper([
+            spec('name', sources=('first', 'last'), transform='concat'),
+            spec('phone', sources=('home', 'mobile'), transform='first_phone'),
+            spec('x_more', sources=('home', 'mobile'), transform='other_phones'),
+            spec('x_dob', 'date', sources=('dob',)),
+            spec('x_at', 'datetime', sources=('at',)),
+        ], day_first=True, tz='Europe/Paris')
+        values, problems = mapper.map_row({'first': 'Ann', 'last': ' Lee ', 'home': '01 02; 03 04',
+                                           'mobile': '06 07', 'dob': '01/02/1990', 'at': '01/07/2024 10:00'})
+        self.assertEqual(problems, [])
+        self.assertEqual(values, {
+            'name': 'Ann Lee', 'phone': '01 02', 'x_more': '03 04, 06 07',
+            'x_dob': datetime.date(1990, 2, 1), 'x_at': datetime.datetime(2024, 7, 1, 8, 0)})
+
+    def test_value_map_default_required_and_single_report(self):
+        mapper = m.Mapper([
+            spec('stage_id', 'many2one', sources=('status',), transform='value_map',
+                 value_map={'Completed': 'crm.stage_lead4'}, relation='crm.stage', required=True),
+            spec('active', 'boolean', sources=('status',), transform='value_map', value_map={'completed': '1'}),
+            spec('activity.activity_type_id', 'many2one', sources=('type',), transform='value_map',
+                 value_map={'phone': 'mail.mail_activity_data_call'}, default='mail.mail_activity_data_meeting',
+                 relation='mail.activity.type'),
+        ])
+        values, problems = mapper.map_row({'status': ' completed ', 'type': 'Phone'})
+        self.assertEqual(values['stage_id'], m.NameRef('crm.stage', 'crm.stage_lead4'))
+        self.assertIs(values['active'], True)
+        self.assertEqual(values['activity.activity_type_id'], m.NameRef('mail.activity.type', 'mail.mail_activity_data_call'))
+        values, problems = mapper.map_row({'status': 'Tentative', 'type': 'Massage'})
+        blocking = [p for p in problems if p.blocking]
+        self.assertEqual(len(blocking), 1, "one unknown status is reported once, not per target")
+        self.assertIn("no mapping for 'Tentative'", blocking[0].message)
+        warning = [p for p in problems if not p.blocking]
+        self.assertIn("used the default", warning[0].message)
+        self.assertEqual(values['activity.activity_type_id'].name, 'mail.mail_activity_data_meeting')
+        _values, problems = mapper.map_row({'status': '', 'type': ''})
+        self.assertIn('required', problems[0].message)
+
+    def test_refs_selection_html_and_errors(self):
+        mapper = m.Mapper([
+            spec('x_patient', 'many2one', sources=('pid',), transform='lookup', lookup_object='patients'),
+            spec('user_id', 'many2one', sources=('owner',), transform='user'),
+            spec('datas', 'binary', sources=('file',), transform='file'),
+            spec('x_kind', 'selection', sources=('kind',), selection=(('gp', 'GP'), ('web', 'Website'))),
+            spec('description', 'html', sources=('note',)),
+            spec('tag_ids', 'many2many', sources=('tags',), relation='crm.tag'),
+            spec('x_n', 'integer', sources=('n',)),
+            spec('email_from', sources=('mail',), transform='email'),
+        ])
+        values, problems = mapper.map_row({'pid': 'P1', 'owner': 'a@b.c', 'file': 'x.pdf', 'kind': 'website',
+                                           'note': '<b>1 < 2</b>\nok', 'tags': 'VIP; New', 'n': '3',
+                                           'mail': 'ann@example.com'})
+        self.assertEqual(problems, [])
+        self.assertEqual(values['x_patient'], m.LookupRef('patients', 'P1'))
+        self.assertEqual(values['user_id'], m.UserRef('a@b.c'))
+        self.assertEqual(values['datas'], m.FileRef('x.pdf'))
+        self.assertEqual(values['x_kind'], 'web')
+        self.assertEqual(values['description'], '<p>&lt;b&gt;1 &lt; 2&lt;/b&gt;<br/>ok</p>', "escaped, never raw HTML")
+        self.assertEqual(values['tag_ids'], [m.NameRef('crm.tag', 'VIP'), m.NameRef('crm.tag', 'New')])
+        _values, problems = mapper.map_row({'kind': 'Other', 'n': 'three', 'mail': 'nope', '_errors': ['bad line']})
+        messages = ' | '.join(p.message for p in problems)
+        self.assertIn("'Other' is not one of gp, web", messages)
+        self.assertIn("'three' is not a number", messages)
+        self.assertIn("'nope' is not an e-mail address", messages)
+        self.assertIn('bad line', messages)
+        self.assertTrue(all(p.blocking for p in problems))
