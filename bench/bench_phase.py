@@ -1,0 +1,107 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""One measured phase of bench/run.sh, in its own process (so peak RSS is its own).
+
+    python bench/bench_phase.py PHASE ODOO_CONF DB EXPORT_DIR BATCH
+
+PHASE: ``load`` (Odoo's own ``crm.lead.load()``, the baseline any admin has),
+``patients`` (crm_migration, patients only) or ``clinic`` (every object).
+Prints one JSON line: records, seconds, records/s, peak RSS (MiB).
+"""
+import csv
+import json
+import os
+import resource
+import sys
+import time
+
+
+def odoo_env(conf, db):
+    import odoo  # noqa: PLC0415
+    from odoo.tools import config  # noqa: PLC0415
+
+    config.parse_config(['-c', conf, '-d', db, '--log-level=warn'])
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+
+    registry = Registry(db)
+    cr = registry.cursor()
+    return odoo.api.Environment(cr, odoo.SUPERUSER_ID, {}), cr
+
+
+def phase_load(env, cr, export, batch):
+    """What Settings > Import does: load() per batch, one transaction per batch."""
+    fields = ['name', 'contact_name', 'email_from', 'phone', 'street', 'city', 'zip', 'description']
+    Lead = env['crm.lead'].with_context(tracking_disable=True, mail_create_nolog=True,
+                                        mail_create_nosubscribe=True, mail_notrack=True)
+    done = 0
+    with open(os.path.join(export, 'patients.csv'), encoding='cp1252', newline='') as handle:
+        reader = csv.DictReader(handle)
+        rows = []
+        for row in reader:
+            name = '%s %s' % (row['First Name'], row['Last Name'])
+            rows.append([name, name, row['Email'], row['Phone'] or row['Mobile Phone'], row['Street'],
+                         row['City'], row['Postcode'], row['Notes']])
+            if len(rows) == batch:
+                result = Lead.load(fields, rows)
+                assert result['ids'], result['messages'][:3]
+                done += len(result['ids'])
+                cr.commit()
+                rows = []
+        if rows:
+            result = Lead.load(fields, rows)
+            done += len(result['ids'] or [])
+            cr.commit()
+    return done
+
+
+def phase_migration(env, cr, export, batch, only_patients):
+    project = env['crm.migration.project'].create({
+        'name': 'bench', 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
+    attachments = env['ir.attachment']
+    for root, _dirs, files in os.walk(export):
+        for name in sorted(files):
+            if only_patients and name != 'patients.csv':
+                continue
+            with open(os.path.join(root, name), 'rb') as handle:
+                attachments |= attachments.create({'name': name, 'raw': handle.read()})
+    wizard = env['crm.migration.upload'].create({'project_id': project.id, 'attachment_ids': [(6, 0, attachments.ids)]})
+    wizard.action_detect()
+    wizard.action_confirm()
+    project.action_prepare_fields()
+    cr.commit()
+    run = project._create_run('full')
+    start = time.perf_counter()
+
+    def commit(_processed):
+        cr.commit()
+        return float('inf')
+
+    run._execute(commit=commit)
+    elapsed = time.perf_counter() - start
+    assert run.state == 'done', run.message
+    created = sum(run.stat_ids.mapped('created_count'))
+    failed = sum(run.stat_ids.mapped('failed_count'))
+    return created, failed, elapsed
+
+
+def main():
+    phase, conf, db, export, batch = sys.argv[1:6]
+    batch = int(batch)
+    env, cr = odoo_env(conf, db)
+    try:
+        if phase == 'load':
+            start = time.perf_counter()
+            records = phase_load(env, cr, export, batch)
+            elapsed, failed = time.perf_counter() - start, 0
+        else:
+            records, failed, elapsed = phase_migration(env, cr, export, batch, phase == 'patients')
+        cr.commit()
+    finally:
+        cr.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({'phase': phase, 'records': records, 'failed': failed, 'seconds': round(elapsed, 2),
+                      'records_per_s': round(records / elapsed, 1) if elapsed else None,
+                      'peak_rss_mib': round(peak, 1)}))
+
+
+if __name__ == '__main__':
+    main()
