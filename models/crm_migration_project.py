@@ -1,5 +1,6 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import base64
+import datetime
 import io
 import json
 
@@ -33,8 +34,20 @@ class CrmMigrationProject(models.Model):
         ('mapped', 'Mapped'),
         ('running', 'Running'),
         ('done', 'Done'),
+        ('cutover', 'Cutover (delta pickup)'),
         ('rolled_back', 'Rolled back'),
     ], default='draft', required=True, tracking=True, copy=False)
+
+    # Cutover: while users still work in the old system, a cron picks up
+    # what changed there since the last run.
+    delta_interval = fields.Integer(
+        'Delta pickup every (minutes)', default=60, required=True,
+        help="During cutover, how often the source is asked for what changed.")
+    cutover_until = fields.Datetime(help="The delta pickup window closes at this moment.")
+    watermark = fields.Datetime(
+        readonly=True, copy=False,
+        help="Start of the last successful full or delta run: the next delta asks for rows changed after it.")
+    last_delta_at = fields.Datetime(readonly=True, copy=False)
 
     # Loading options
     batch_size = fields.Integer(default=DEFAULT_BATCH_SIZE, required=True)
@@ -79,6 +92,7 @@ class CrmMigrationProject(models.Model):
     last_run_id = fields.Many2one('crm.migration.run', compute='_compute_counts')
 
     _check_batch_size = models.Constraint('CHECK(batch_size > 0)', 'The batch size must be positive.')
+    _check_delta_interval = models.Constraint('CHECK(delta_interval > 0)', 'The delta interval must be positive.')
     _check_sample_size = models.Constraint('CHECK(sample_size > 0)', 'The sample size must be positive.')
 
     def _compute_counts(self):
@@ -148,11 +162,48 @@ class CrmMigrationProject(models.Model):
 
     def action_rollback(self):
         self.ensure_one()
-        if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
-            raise UserError(self.env._("Wait for the current run to finish (or cancel it) before rolling back."))
-        run = self._create_run('rollback')
+        return self._start_rollback(force=False)
+
+    def action_rollback_force(self):
+        self.ensure_one()
+        return self._start_rollback(force=True)
+
+    def action_start_cutover(self):
+        """Open the delta pickup window after a full run."""
+        for project in self:
+            full = project.run_ids.filtered(lambda r: r.kind == 'full' and r.state == 'done')
+            if not full:
+                raise UserError(self.env._("Run the full migration before opening the cutover window."))
+            project.write({
+                'state': 'cutover',
+                'watermark': project.watermark or max(full.mapped('date_start')),
+                'cutover_until': project.cutover_until or fields.Datetime.now() + datetime.timedelta(hours=48),
+                'last_delta_at': fields.Datetime.now(),
+            })
+        return True
+
+    def action_close_cutover(self):
+        self.filtered(lambda p: p.state == 'cutover').write({'state': 'done'})
+        return True
+
+    def action_run_delta(self):
+        """Pick up what changed in the source now, without waiting for the cron."""
+        self.ensure_one()
+        self._check_ready()
+        run = self._create_run('delta')
         run._schedule()
         return run._open_form()
+
+    def action_remove_custom_fields(self):
+        """Delete the x_ fields this project created, except those holding data."""
+        self.ensure_one()
+        if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
+            raise UserError(self.env._("Wait for the current run to finish before removing fields."))
+        removed, kept = schema.remove_custom_fields(self)
+        self.message_post(body=self.env._(
+            "Custom fields removed: %(removed)s. Kept because records still hold data in them: %(kept)s.",
+            removed=', '.join(removed) or '-', kept=', '.join(kept) or '-'))
+        return True
 
     def action_open_records(self):
         return self._open_related('crm.migration.record', self.env._('Migrated records'))
@@ -187,8 +238,53 @@ class CrmMigrationProject(models.Model):
         if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
             raise UserError(self.env._("A run of this project is already queued or running."))
 
-    def _create_run(self, kind):
-        return self.env['crm.migration.run'].create({'project_id': self.id, 'kind': kind})
+    def _create_run(self, kind, **values):
+        values = dict(values, project_id=self.id, kind=kind)
+        if kind == 'delta':
+            values.setdefault('since', self.watermark)
+        return self.env['crm.migration.run'].create(values)
+
+    def _start_rollback(self, force):
+        if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
+            raise UserError(self.env._("Wait for the current run to finish (or pause it) before rolling back."))
+        run = self._create_run('rollback', force=force)
+        run._schedule()
+        return run._open_form()
+
+    def _on_run_started(self, run):
+        if run.kind == 'full' or (run.kind == 'rollback' and not run.rollback_of_id):
+            self.state = 'running'
+
+    def _on_run_done(self, run):
+        if run.kind == 'rollback':
+            if not run.rollback_of_id:
+                self.state = 'rolled_back'
+            return
+        self.watermark = run.date_start
+        if run.kind == 'delta':
+            self.last_delta_at = run.date_end
+            self.message_post(body=self.env._(
+                "Delta pickup: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
+                "%(failed)s failed.", created=run.created_count, updated=run.updated_count,
+                unchanged=run.unchanged_count, failed=run.failed_count))
+        elif self.state != 'cutover':
+            self.state = 'done'
+
+    @api.model
+    def _cron_delta_pickup(self):
+        """During cutover, queue a delta run for every project whose interval has elapsed."""
+        now = fields.Datetime.now()
+        for project in self.search([('state', '=', 'cutover')]):
+            if project.cutover_until and project.cutover_until <= now:
+                project.state = 'done'
+                project.message_post(body=self.env._("Cutover window closed; the migration is done."))
+                continue
+            busy = project.run_ids.filtered(lambda r: r.state in ('queued', 'running', 'paused'))
+            due = not project.last_delta_at or \
+                project.last_delta_at + datetime.timedelta(minutes=project.delta_interval) <= now
+            if due and not busy:
+                project.last_delta_at = now
+                project._create_run('delta')._schedule()
 
     def _day_first(self):
         order = self.date_order if self.date_order != 'auto' else self.detected_date_order

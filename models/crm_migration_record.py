@@ -16,7 +16,10 @@ class CrmMigrationRecord(models.Model):
     project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade', index=True)
     company_id = fields.Many2one(related='project_id.company_id', store=True)
     object_id = fields.Many2one('crm.migration.object', required=True, ondelete='cascade', index=True)
-    run_id = fields.Many2one('crm.migration.run', string='Last run', ondelete='set null', index=True)
+    run_id = fields.Many2one('crm.migration.run', string='Last run', ondelete='set null', index=True,
+                             help="The run that last wrote the Odoo record.")
+    created_run_id = fields.Many2one('crm.migration.run', string='First run', ondelete='set null',
+                                     help="The run that created (or first changed) the Odoo record.")
     source_id = fields.Char(required=True, index=True)
     line_nr = fields.Integer('Source line')
     res_model = fields.Char('Odoo model', required=True)
@@ -34,6 +37,7 @@ class CrmMigrationRecord(models.Model):
              "Linked: an existing record stands for this source row unchanged.\n"
              "Skipped / Failed: nothing was written; the message says why.")
     before_values = fields.Json(help="Values of an updated record before the migration first wrote to it.")
+    previous_values = fields.Json(help="Values before the last run's write: rolling back that run restores them.")
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
     message = fields.Text()
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")

@@ -1,4 +1,5 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
 import itertools
 import logging
 import time
@@ -13,24 +14,30 @@ from ..services.loader import ObjectLoader
 _logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = ('queued', 'running')
+LOAD_KINDS = ('full', 'delta')
 
 
 class RowReader:
     """Keeps each object's row iterator open between batches of one execution.
 
     Re-reading a file from its first row for every batch would make a run
-    quadratic in the file size; after a crash the iterator is simply
-    reopened at the committed offset.
+    quadratic in the file size.  After a crash the iterator is reopened at
+    the committed checkpoint: the API page cursor of the last row done when
+    the source gives one (no page is fetched twice), else the row offset.
     """
 
-    def __init__(self, source):
+    def __init__(self, source, since=None):
         self.source = source
+        self.since = since
         self._iterators = {}
 
-    def take(self, name, offset, size):
+    def take(self, name, offset, size, cursor=None, cursor_index=0):
         iterator, position = self._iterators.get(name, (None, None))
         if iterator is None or position != offset:
-            iterator = self.source.iter_rows(name, offset=offset)
+            if cursor:
+                iterator = self.source.iter_rows(name, since=self.since, cursor=cursor, offset=cursor_index)
+            else:
+                iterator = self.source.iter_rows(name, since=self.since, offset=offset)
         rows = list(itertools.islice(iterator, size))
         self._iterators[name] = (iterator, offset + len(rows))
         return rows
@@ -45,23 +52,31 @@ class CrmMigrationRun(models.Model):
     company_id = fields.Many2one(related='project_id.company_id', store=True)
     kind = fields.Selection([
         ('full', 'Full run'),
+        ('delta', 'Delta pickup'),
         ('rollback', 'Rollback'),
     ], required=True, default='full')
     state = fields.Selection([
         ('queued', 'Queued'),
         ('running', 'Running'),
+        ('paused', 'Paused'),
         ('done', 'Done'),
         ('failed', 'Stopped on error'),
         ('cancelled', 'Cancelled'),
     ], default='queued', required=True, index=True)
     rollback_of_id = fields.Many2one('crm.migration.run', string='Rolls back', ondelete='set null',
                                      help="Only the records last written by this run are undone.")
+    force = fields.Boolean(help="Rollback: also undo records a user changed after the migration wrote them.")
+    since = fields.Datetime(help="Delta pickup: only source rows changed after this moment are asked for.")
     stat_ids = fields.One2many('crm.migration.run.stat', 'run_id', string='Per object')
-    # Checkpoint: the object being processed and the rows (or, for a
-    # rollback, the lowest record id) already done.  Committed with every
-    # batch so that a killed worker resumes exactly here.
+    # Checkpoint: the object being processed, the rows (or, for a rollback,
+    # the lowest record id) already done, and for API sources the page
+    # cursor of the last row done.  Committed with every batch so that a
+    # killed worker resumes exactly here.
     current_object_id = fields.Many2one('crm.migration.object', readonly=True)
     offset = fields.Integer(readonly=True)
+    cursor = fields.Char(readonly=True)
+    cursor_index = fields.Integer(readonly=True)
+    resume_at = fields.Datetime(readonly=True, help="The source asked to wait (rate limit): the run resumes then.")
     date_start = fields.Datetime(readonly=True)
     date_end = fields.Datetime(readonly=True)
     message = fields.Text(readonly=True)
@@ -75,7 +90,11 @@ class CrmMigrationRun(models.Model):
     failed_count = fields.Integer(compute='_compute_totals', string='Failed')
     removed_count = fields.Integer(compute='_compute_totals', string='Removed')
     restored_count = fields.Integer(compute='_compute_totals', string='Restored')
+    kept_count = fields.Integer(compute='_compute_totals', string='Kept')
     progress = fields.Float(compute='_compute_totals')
+    rate = fields.Float('Records/s', compute='_compute_totals', digits=(16, 1))
+    eta = fields.Datetime('Expected end', compute='_compute_totals')
+    last_errors = fields.Text(compute='_compute_last_errors')
 
     @api.depends('kind', 'project_id', 'date_start')
     def _compute_display_name(self):
@@ -84,39 +103,71 @@ class CrmMigrationRun(models.Model):
             run.display_name = '%s #%s - %s' % (labels.get(run.kind), run.id or '', run.project_id.name or '')
 
     @api.depends('stat_ids.read_count', 'stat_ids.source_count', 'stat_ids.created_count',
-                 'stat_ids.updated_count', 'stat_ids.failed_count', 'stat_ids.done')
+                 'stat_ids.updated_count', 'stat_ids.failed_count', 'stat_ids.done', 'date_start', 'date_end')
     def _compute_totals(self):
+        now = fields.Datetime.now()
         for run in self:
             stats = run.stat_ids
             for name in ('source', 'read', 'created', 'updated', 'unchanged', 'skipped', 'failed',
-                         'removed', 'restored'):
+                         'removed', 'restored', 'kept'):
                 run['%s_count' % name] = sum(stats.mapped('%s_count' % name))
             if run.state == 'done':
                 run.progress = 100.0
             elif run.kind == 'rollback':
                 run.progress = 100.0 * len(stats.filtered('done')) / len(stats) if stats else 0.0
             else:
-                run.progress = 100.0 * run.read_count / run.source_count if run.source_count else 0.0
+                run.progress = min(100.0 * run.read_count / run.source_count, 100.0) if run.source_count else 0.0
+            elapsed = ((run.date_end or now) - run.date_start).total_seconds() if run.date_start else 0
+            done = (run.read_count if run.kind in LOAD_KINDS
+                    else run.removed_count + run.restored_count + run.kept_count + run.failed_count)
+            run.rate = done / elapsed if elapsed > 0 else 0.0
+            remaining = max(run.source_count - run.read_count, 0)
+            run.eta = (now + datetime.timedelta(seconds=remaining / run.rate)
+                       if run.state in ACTIVE_STATES and run.rate and run.kind in LOAD_KINDS else False)
+
+    def _compute_last_errors(self):
+        Record = self.env['crm.migration.record']
+        for run in self:
+            failed = Record.search([('run_id', '=', run.id), ('operation', '=', 'failed')], limit=5, order='id desc')
+            run.last_errors = '\n'.join('%s %s: %s' % (r.object_id.label, r.source_id, r.message) for r in failed) or False
 
     # ------------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------------
+    def action_pause(self):
+        """Stop after the current batch; nothing is lost, Resume continues at the checkpoint."""
+        self.filtered(lambda r: r.state in ACTIVE_STATES).write({'state': 'paused'})
+
     def action_cancel(self):
-        self.filtered(lambda r: r.state in ACTIVE_STATES).write({'state': 'cancelled', 'date_end': fields.Datetime.now()})
+        self.filtered(lambda r: r.state in ACTIVE_STATES + ('paused', 'failed')).write(
+            {'state': 'cancelled', 'date_end': fields.Datetime.now()})
 
     def action_resume(self):
-        for run in self.filtered(lambda r: r.state in ('failed', 'cancelled')):
-            run.write({'state': 'queued', 'message': False})
+        for run in self.filtered(lambda r: r.state in ('paused', 'failed', 'cancelled')):
+            run.write({'state': 'queued', 'message': False, 'resume_at': False, 'date_end': False})
             run._schedule()
 
     def action_rollback(self):
         """Undo only what this run wrote."""
         self.ensure_one()
-        if self.kind != 'full':
+        return self._rollback_run(force=False)
+
+    def action_rollback_force(self):
+        """Undo what this run wrote, including records users changed since."""
+        self.ensure_one()
+        return self._rollback_run(force=True)
+
+    def _rollback_run(self, force):
+        if self.kind not in LOAD_KINDS:
+            if self.kind == 'rollback' and self.rollback_of_id:
+                return self.rollback_of_id._rollback_run(force)
+            if self.kind == 'rollback':
+                return self.project_id._start_rollback(force)
             raise UserError(self.env._("Only a migration run can be rolled back."))
         if self.state in ACTIVE_STATES:
-            raise UserError(self.env._("Cancel the run before rolling it back."))
-        run = self.create({'project_id': self.project_id.id, 'kind': 'rollback', 'rollback_of_id': self.id})
+            raise UserError(self.env._("Pause or cancel the run before rolling it back."))
+        run = self.create({'project_id': self.project_id.id, 'kind': 'rollback', 'rollback_of_id': self.id,
+                           'force': force})
         run._schedule()
         return run._open_form()
 
@@ -147,19 +198,19 @@ class CrmMigrationRun(models.Model):
             'view_mode': 'form',
         }
 
-    def _schedule(self):
-        self.write({'state': 'queued'})
-        self.env.ref('crm_migration.ir_cron_crm_migration_run')._trigger()
+    def _schedule(self, at=None):
+        self.filtered(lambda r: r.state != 'queued').write({'state': 'queued'})
+        self.env.ref('crm_migration.ir_cron_crm_migration_run')._trigger(at)
 
     def _objects(self):
         objects = self.project_id.object_ids.filtered('enabled')._sorted_for_load()
-        return objects if self.kind == 'full' else objects[::-1]
+        return objects if self.kind in LOAD_KINDS else objects[::-1]
 
     def _start(self):
         """First step of a run: custom fields, counters, state."""
         self.ensure_one()
         objects = self._objects()
-        if self.kind == 'full':
+        if self.kind in LOAD_KINDS:
             schema.ensure_custom_fields(self.project_id)
         self.write({
             'state': 'running',
@@ -168,7 +219,7 @@ class CrmMigrationRun(models.Model):
             'offset': 0,
             'stat_ids': [(0, 0, {'object_id': obj.id, 'sequence': index}) for index, obj in enumerate(objects)],
         })
-        self.project_id.state = 'running'
+        self.project_id._on_run_started(self)
 
     def _execute(self, commit=None):
         """Process batches until the run is done; ``commit(processed)`` after each batch.
@@ -183,11 +234,16 @@ class CrmMigrationRun(models.Model):
             self._start()
         elif self.state == 'queued':
             self.state = 'running'
-        reader = RowReader(self.project_id._get_source()) if self.kind == 'full' else None
+        reader = None
+        if self.kind in LOAD_KINDS:
+            reader = RowReader(self.project_id._get_source(), since=self.since)
         while self.state == 'running':
             processed = self._process_batch(reader)
             if commit and not commit(processed):
                 break
+            # A pause or cancel clicked meanwhile is committed by another
+            # transaction: read it before the next batch.
+            self.invalidate_recordset(['state'])
         return self.state
 
     def _process_batch(self, reader):
@@ -203,31 +259,41 @@ class CrmMigrationRun(models.Model):
         if self.kind == 'rollback':
             processed, counts = rollback.rollback_batch(self, obj, size)
             stat._add(counts)
-            exhausted = processed < size
         else:
             if not self.offset and not stat.source_count:
-                stat.source_count = reader.source.count(obj.name)
-            rows = reader.take(obj.name, self.offset, size)
+                stat.source_count = reader.source.count(obj.name) or 0
+            rows = reader.take(obj.name, self.offset, size, self.cursor, self.cursor_index + 1)
             counts = ObjectLoader(self, obj, reader.source).load(rows) if rows else {}
             stat._add(counts)
             processed = len(rows)
-            self.offset += processed
-            exhausted = processed < size
+            last = rows[-1] if rows else {}
+            self.write({'offset': self.offset + processed,
+                        'cursor': last.get('_cursor') or False, 'cursor_index': last.get('_index') or 0})
         _logger.info("crm_migration run %s: %s %d rows in %.1fs", self.id, obj.name, processed,
                      time.monotonic() - started)
-        if exhausted:
+        if processed < size:
             stat.done = True
             objects = self._objects()
             following = objects[list(objects).index(obj) + 1:] if obj in objects else objects.browse()
-            self.write({'current_object_id': following[:1].id, 'offset': 0})
+            self.write({'current_object_id': following[:1].id, 'offset': 0, 'cursor': False, 'cursor_index': 0})
             if not following:
                 self._finish()
         return processed
 
     def _finish(self):
-        project_state = 'rolled_back' if self.kind == 'rollback' and not self.rollback_of_id else 'done'
         self.write({'state': 'done', 'date_end': fields.Datetime.now(), 'current_object_id': False})
-        self.project_id.state = project_state
+        self.project_id._on_run_done(self)
+
+    def _stop(self, error):
+        """The source or the configuration failed (not one row): stop resumably, say why."""
+        retry_after = getattr(error, 'retry_after', None)
+        if retry_after:
+            resume_at = fields.Datetime.now() + datetime.timedelta(seconds=retry_after)
+            self.write({'state': 'queued', 'resume_at': resume_at, 'message': self.env._(
+                "The source asked to wait (%(error)s); the run resumes at %(when)s.", error=error, when=resume_at)})
+            self._schedule(resume_at)
+        else:
+            self.write({'state': 'failed', 'message': str(error)})
 
     # ------------------------------------------------------------------
     # CRON
@@ -237,19 +303,21 @@ class CrmMigrationRun(models.Model):
         """Advance queued runs, one batch per step, committing after each batch."""
         cron = self.env['ir.cron']
         while True:
-            run = self.search([('state', 'in', ACTIVE_STATES)], order='id').try_lock_for_update(limit=1)
+            now = fields.Datetime.now()
+            run = self.search([('state', 'in', ACTIVE_STATES), '|', ('resume_at', '=', False),
+                               ('resume_at', '<=', now)], order='id').try_lock_for_update(limit=1)
             if not run:
                 cron._commit_progress(remaining=0)
                 return
+            run.resume_at = False
             cron._commit_progress(remaining=max(run.source_count - run.read_count, 1))
             try:
                 state = run._execute(commit=cron._commit_progress)
             except (ConnectorError, UserError, OSError) as error:
-                # The source or the configuration is broken, not one row:
-                # stop resumably and say why.  Committed batches stay.
+                # Committed batches stay; the failed one is rolled back whole.
                 self.env.cr.rollback()
                 _logger.warning("crm_migration run %s stopped: %s", run.id, error)
-                run.write({'state': 'failed', 'message': str(error)})
+                run._stop(error)
                 cron._commit_progress(0)
                 continue
             if state in ACTIVE_STATES:

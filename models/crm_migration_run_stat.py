@@ -20,6 +20,7 @@ class CrmMigrationRunStat(models.Model):
     failed_count = fields.Integer('Failed')
     removed_count = fields.Integer('Removed', help="Rollback: records deleted.")
     restored_count = fields.Integer('Restored', help="Rollback: records given back their previous values.")
+    kept_count = fields.Integer('Kept', help="Rollback: records changed by a user after the migration, left as they are.")
     done = fields.Boolean()
     progress = fields.Float(compute='_compute_progress')
 

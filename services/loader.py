@@ -45,7 +45,7 @@ class Entry:
     """One source row on its way through a batch."""
 
     __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'problems',
-                 'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'resolution')
+                 'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'resolution')
 
     def __init__(self, row, source_id):
         self.row = row
@@ -61,6 +61,7 @@ class Entry:
         self.message = None
         self.res_id = None
         self.before = None
+        self.previous = None
         self.resolution = None
 
     def fail(self, message):
@@ -285,10 +286,14 @@ class ObjectLoader:
         values = lead._prepare_customer_values(lead.contact_name or lead.name)
         partner = self.env['res.partner'].with_context(IMPORT_CONTEXT).create(values)
         lead.with_context(IMPORT_CONTEXT).partner_id = partner
-        link = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', ref.source_id),
-                                   ('res_model', '=', 'res.partner')])
+        links = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', ref.source_id),
+                                    ('res_model', 'in', ('res.partner', 'crm.lead'))])
+        # The lead was just written by the migration, not by a user.
+        links.filtered(lambda l: l.res_model == 'crm.lead').synced_at = self.env.cr.now()
+        link = links.filtered(lambda l: l.res_model == 'res.partner')
         link_values = {'res_id': partner.id, 'operation': 'created', 'run_id': self.run.id,
-                       'synced_at': fields.Datetime.now(), 'message': self.env._("Contact of the migrated lead")}
+                       'created_run_id': self.run.id, 'synced_at': self.env.cr.now(),
+                       'message': self.env._("Contact of the migrated lead")}
         if link:
             link.write(link_values)
         else:
@@ -443,11 +448,11 @@ class ObjectLoader:
         return link.res_id
 
     def _plan(self, entries):
+        linked_ids = [e.link.res_id for e in entries if e.link and e.link.operation in LIVE_OPERATIONS]
+        existing = set(self.Model.with_context(active_test=False).browse(linked_ids).exists().ids)
         for entry in entries:
             link = entry.link
-            live = link and link.operation in LIVE_OPERATIONS and link.res_id and \
-                self.Model.with_context(active_test=False).browse(link.res_id).exists()
-            if live:
+            if link and link.operation in LIVE_OPERATIONS and link.res_id in existing:
                 entry.res_id = link.res_id
                 if link.checksum == entry.checksum and link.operation != 'linked':
                     entry.outcome = 'unchanged'
@@ -497,9 +502,11 @@ class ObjectLoader:
             if entry.outcome not in ('update', 'updated'):
                 continue
             record = self.Model.browse(entry.res_id)
+            entry.previous = _snapshot(record, entry.values)
             if entry.resolution == 'match' or (entry.link and entry.link.operation == 'updated'):
+                # The state before the migration ever touched it: kept from the first write.
                 entry.before = (entry.link.before_values if entry.link and entry.link.before_values
-                                else _snapshot(record, entry.values))
+                                else entry.previous)
             record.write(entry.values)
             entry.outcome = 'updated'
         self._write_activities([e for e in entries if e.activity])
@@ -527,7 +534,9 @@ class ObjectLoader:
     # Recording
     # ------------------------------------------------------------------
     def _record(self, entries):
-        now = fields.Datetime.now()
+        # The transaction's clock, the one Odoo stamps write_date with: a
+        # record changed later by somebody else has a later write_date.
+        now = self.env.cr.now()
         to_create = []
         model = self.obj.target_model
         for entry in entries:
@@ -542,7 +551,10 @@ class ObjectLoader:
             if not (link and link.operation in LIVE_OPERATIONS) or entry.outcome in ('created', 'updated', 'linked'):
                 values['run_id'] = self.run.id
             if entry.outcome in ('created', 'updated', 'linked'):
-                values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now)
+                values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now,
+                              previous_values=entry.previous)
+                if entry.outcome != 'updated' or not (link and link.created_run_id):
+                    values['created_run_id'] = self.run.id
                 if entry.outcome == 'updated' and link and link.operation == 'created':
                     operation = 'created'  # still ours: rollback deletes it
                 if entry.before is not None:
@@ -557,8 +569,9 @@ class ObjectLoader:
                 to_create.append(dict(values, project_id=self.project.id, object_id=self.obj.id,
                                       source_id=entry.source_id, res_model=model))
             if activity_id:
-                activity_values = {'run_id': self.run.id, 'res_id': activity_id, 'operation': 'created',
-                                   'line_nr': entry.line_nr, 'synced_at': now, 'message': False}
+                activity_values = {'run_id': self.run.id, 'created_run_id': self.run.id, 'res_id': activity_id,
+                                   'operation': 'created', 'line_nr': entry.line_nr, 'synced_at': now,
+                                   'message': False}
                 if entry.activity_link:
                     entry.activity_link.write(activity_values)
                 else:

@@ -1,13 +1,15 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Undo a migration from the link table only, in reverse dependency order.
 
-Created records are deleted, updated ones get their recorded previous values
-back.  Nothing is searched by date or name: a record the migration did not
-record is never touched.
+Whole project: created records are deleted, records that existed before the
+migration get their first recorded values back.  One run: what that run
+created is deleted, what it changed on records of earlier runs gets the
+values from just before that run.  Nothing is searched by date or name: a
+record the migration did not record is never touched, and a record somebody
+changed after the migration wrote it is kept and listed unless the rollback
+is forced.
 """
 import logging
-
-from odoo import fields
 
 from .constants import LIVE_OPERATIONS
 from .loader import IMPORT_CONTEXT, ROW_ERRORS, _error_message
@@ -26,50 +28,76 @@ def rollback_batch(run, obj, limit):
     """Undo up to ``limit`` records of ``obj``, newest first; return ``(processed, counts)``.
 
     The cursor ``run.offset`` holds the lowest record id done so far, so a
-    record that cannot be undone is reported once and not retried forever.
+    record that is kept or cannot be undone is reported once, not retried
+    forever.
     """
     Record = run.env['crm.migration.record']
     domain = rollback_domain(run, obj)
     if run.offset:
         domain.append(('id', '<', run.offset))
     records = Record.search(domain, order='id desc', limit=limit)
-    counts = {'removed': 0, 'restored': 0, 'failed': 0}
-    if not records:
-        return 0, counts
+    counts = {'removed': 0, 'restored': 0, 'kept': 0, 'failed': 0}
     # Newest first: an activity or a contact made for a lead goes before the lead.
     for record in records:
-        with_savepoint(run, record, counts)
-    run.offset = records[-1].id
+        _undo_one(run, record, counts)
+    if records:
+        run.offset = records[-1].id
     return len(records), counts
 
 
-def with_savepoint(run, record, counts):
+def _undo_one(run, record, counts):
     env = run.env
     try:
         with env.cr.savepoint():
-            outcome = _undo(env, record)
+            outcome = _undo(run, record)
     except ROW_ERRORS as error:
         counts['failed'] += 1
         record.message = env._("Rollback failed: %s", _error_message(error))
         return
-    counts[outcome] = counts.get(outcome, 0) + 1
-    record.write({'operation': 'rolled_back', 'run_id': run.id, 'synced_at': fields.Datetime.now(),
-                  'message': env._("Removed by rollback") if outcome == 'removed'
-                  else env._("Previous values restored by rollback")})
+    if outcome.startswith('kept'):
+        counts['kept'] += 1
+        record.message = outcome[len('kept:'):]
+        return
+    counts[outcome] += 1
 
 
-def _undo(env, record):
-    if record.res_model not in env:
-        return 'removed'
-    target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
+def _undo(run, record):
+    env = run.env
+    target = None
+    if record.res_model in env:
+        target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
+    edited = target and _edited_after(record, target)
+    if edited and not run.force:
+        return 'kept:' + env._(
+            "Kept by the rollback: changed by %(user)s on %(date)s, after the migration wrote it. "
+            "Force the rollback to undo it anyway.", user=target.write_uid.name, date=target.write_date)
+    of_run = run.rollback_of_id
+    if of_run and record.created_run_id and record.created_run_id != of_run:
+        # An earlier run made this record; the rolled-back run only changed it.
+        if target and record.previous_values:
+            target.write(_restorable(target, record.previous_values))
+        record.write({'run_id': record.created_run_id.id, 'previous_values': False, 'checksum': False,
+                      'synced_at': env.cr.now(), 'message': env._("Changes of %s undone", of_run.display_name)})
+        return 'restored'
     if record.operation == 'created':
         if target:
             _before_unlink(record, target)
             target.unlink()
-        return 'removed'
-    if record.operation == 'updated' and target and record.before_values:
-        target.write(_restorable(target, record.before_values))
-    return 'restored'
+        outcome, message = 'removed', env._("Removed by rollback")
+    else:
+        if target and record.operation == 'updated' and record.before_values:
+            target.write(_restorable(target, record.before_values))
+        outcome, message = 'restored', env._("Previous values restored by rollback")
+    record.write({'operation': 'rolled_back', 'run_id': run.id, 'synced_at': env.cr.now(), 'message': message,
+                  'checksum': False})
+    return outcome
+
+
+def _edited_after(record, target):
+    """True when somebody other than the migration wrote ``target`` after it did."""
+    if 'write_date' not in target._fields or not target.write_date or not record.synced_at:
+        return False
+    return target.write_date > record.synced_at and target.write_uid != record.write_uid
 
 
 def _before_unlink(record, target):

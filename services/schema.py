@@ -11,6 +11,7 @@ from lxml import etree
 
 from odoo import Command
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from .constants import selection_key
 
@@ -131,6 +132,52 @@ def _page_arch(names, project):
     for name in names:
         etree.SubElement(group, 'field', name=name)
     return etree.tostring(root, encoding='unicode')
+
+
+def remove_custom_fields(project):
+    """Delete the x_ fields ``project`` created that hold no data; return ``(removed, kept)`` names.
+
+    A field with a value on any record (migrated or typed in since) is kept:
+    removing it would delete that data with it.
+    """
+    env = project.env
+    removed, kept, doomed = [], [], env['ir.model.fields']
+    for field in project.custom_field_ids.sudo():
+        model = env.get(field.model)
+        if model is None or field.name not in model._fields:
+            doomed |= field
+            continue
+        env.cr.execute(SQL("SELECT 1 FROM %s WHERE %s IS NOT NULL LIMIT 1",
+                           SQL.identifier(model._table), SQL.identifier(field.name)))
+        if env.cr.fetchone():
+            kept.append('%s.%s' % (field.model, field.name))
+        else:
+            doomed |= field
+    # Views first: Odoo refuses to delete a field a view still shows.
+    remaining = {}
+    for field in project.custom_field_ids.sudo() - doomed:
+        remaining.setdefault(field.model, []).append(field.name)
+    for view in project.custom_view_ids.sudo():
+        names = remaining.get(view.model)
+        if names:
+            view.arch_db = _page_arch(sorted(names), project)
+        else:
+            view.unlink()
+    names = ['%s.%s' % (f.model, f.name) for f in doomed]
+    try:
+        with env.cr.savepoint():
+            doomed.unlink()
+        removed = names
+    except UserError:
+        # Another view (Studio, a customisation) uses some of them: go one by one.
+        for field, name in zip(doomed, names):
+            try:
+                with env.cr.savepoint():
+                    field.unlink()
+                removed.append(name)
+            except UserError:
+                kept.append(name)
+    return removed, kept
 
 
 def custom_field_manifest(project):
