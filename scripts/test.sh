@@ -13,6 +13,7 @@ WORK="$(mktemp -d -t crm_migration_test.XXXXXX)"
 DB="crm_migration_test_$$"
 cleanup() {
     dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+    dropdb --if-exists "${DB}_scratch" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -41,6 +42,12 @@ fi
 if grep -E " (ERROR|CRITICAL) " "$WORK/install.log" >&2; then
     die "installing crm_migration logged errors (above)."
 fi
+
+# tests/test_crash_resume.py kills a separate Odoo process: it works on copies
+# of this pristine database, taken before pytest connects to it.
+dropdb --if-exists "${DB}_scratch" >/dev/null 2>&1 || true
+createdb -T "$DB" "${DB}_scratch"
+export CRM_MIGRATION_SCRATCH_DB="${DB}_scratch"
 
 cd "$WORK/addons/crm_migration"
 set +e
