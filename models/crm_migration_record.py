@@ -41,6 +41,9 @@ class CrmMigrationRecord(models.Model):
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
     message = fields.Text()
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
+    rollback_hold = fields.Boolean(
+        'Kept by rollback', help="A user changed the record after the migration wrote it: a rollback keeps it "
+                                 "unless forced.")
 
     _source_uniq = models.Constraint(
         'unique(object_id, source_id, res_model)',

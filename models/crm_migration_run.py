@@ -212,6 +212,8 @@ class CrmMigrationRun(models.Model):
         objects = self._objects()
         if self.kind in LOAD_KINDS:
             schema.ensure_custom_fields(self.project_id)
+        elif not self.force:
+            rollback.hold_edited_records(self, objects)
         self.write({
             'state': 'running',
             'date_start': fields.Datetime.now(),

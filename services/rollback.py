@@ -24,6 +24,40 @@ def rollback_domain(run, obj):
     return domain
 
 
+def hold_edited_records(run, objects):
+    """Flag the records a user changed after the migration wrote them, before anything is undone.
+
+    Checked up front because the rollback's own deletions change records
+    (a deleted contact empties the lead's customer field), which would
+    erase the evidence of a user's edit.
+    """
+    Record = run.env['crm.migration.record']
+    held = 0
+    for obj in objects:
+        links = Record.search(rollback_domain(run, obj))
+        links.filtered('rollback_hold').rollback_hold = False
+        by_model = {}
+        for link in links:
+            by_model.setdefault(link.res_model, []).append(link)
+        for model, model_links in by_model.items():
+            if model not in run.env or 'write_date' not in run.env[model]._fields:
+                continue
+            Model = run.env[model].with_context(active_test=False)
+            for start in range(0, len(model_links), 1000):
+                chunk = model_links[start:start + 1000]
+                stamps = {row['id']: row for row in Model.browse([l.res_id for l in chunk]).exists().read(
+                    ['write_date', 'write_uid'])}
+                for link in chunk:
+                    stamp = stamps.get(link.res_id)
+                    if stamp and _edited_after(link, stamp):
+                        link.write({'rollback_hold': True, 'message': run.env._(
+                            "Kept by the rollback: changed by %(user)s on %(date)s, after the migration wrote "
+                            "it. Force the rollback to undo it anyway.",
+                            user=stamp['write_uid'][1], date=stamp['write_date'])})
+                        held += 1
+    return held
+
+
 def rollback_batch(run, obj, limit):
     """Undo up to ``limit`` records of ``obj``, newest first; return ``(processed, counts)``.
 
@@ -54,10 +88,6 @@ def _undo_one(run, record, counts):
         counts['failed'] += 1
         record.message = env._("Rollback failed: %s", _error_message(error))
         return
-    if outcome.startswith('kept'):
-        counts['kept'] += 1
-        record.message = outcome[len('kept:'):]
-        return
     counts[outcome] += 1
 
 
@@ -66,11 +96,9 @@ def _undo(run, record):
     target = None
     if record.res_model in env:
         target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
-    edited = target and _edited_after(record, target)
-    if edited and not run.force:
-        return 'kept:' + env._(
-            "Kept by the rollback: changed by %(user)s on %(date)s, after the migration wrote it. "
-            "Force the rollback to undo it anyway.", user=target.write_uid.name, date=target.write_date)
+    if record.rollback_hold and not run.force:
+        return 'kept'
+    record.rollback_hold = False
     of_run = run.rollback_of_id
     if of_run and record.created_run_id and record.created_run_id != of_run:
         # An earlier run made this record; the rolled-back run only changed it.
@@ -93,11 +121,11 @@ def _undo(run, record):
     return outcome
 
 
-def _edited_after(record, target):
-    """True when somebody other than the migration wrote ``target`` after it did."""
-    if 'write_date' not in target._fields or not target.write_date or not record.synced_at:
+def _edited_after(link, stamp):
+    """True when somebody other than the migration wrote the record after it did."""
+    if not stamp['write_date'] or not link.synced_at:
         return False
-    return target.write_date > record.synced_at and target.write_uid != record.write_uid
+    return stamp['write_date'] > link.synced_at and stamp['write_uid'][0] != link.write_uid.id
 
 
 def _before_unlink(record, target):

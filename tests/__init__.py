@@ -7,3 +7,5 @@ from . import test_rerun_rollback
 from . import test_schema
 from . import test_security
 from . import test_cron
+from . import test_runs
+from . import test_crash_resume

@@ -93,7 +93,8 @@ class CrmMigrationUpload(models.TransientModel):
         bound = chosen.object_id
         (project.object_ids - bound).filtered(lambda o: not o.attachment_id).write({'enabled': False})
         bound.write({'enabled': True})
-        project.state = 'mapped'
+        if project.state in ('draft', 'rolled_back'):
+            project.state = 'mapped'
         return {
             'type': 'ir.actions.act_window',
             'res_model': project._name,
