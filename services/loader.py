@@ -135,7 +135,10 @@ class ObjectLoader:
                                       id=source_id, first=seen[source_id], line=entry.line_nr))
             else:
                 seen[source_id] = entry.line_nr
-                payload = {k: v for k, v in row.items() if k != '_line_nr'}
+                # Bookkeeping keys (_line_nr, an API page _cursor whose token
+                # changes between runs) are not data: they must not make an
+                # unchanged row look changed.
+                payload = {k: v for k, v in row.items() if not k.startswith('_')}
                 entry.checksum = hashlib.sha1(
                     (json.dumps(payload, sort_keys=True, default=str) + self.signature).encode()).hexdigest()
         links = self.Record.search([
