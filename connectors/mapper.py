@@ -75,6 +75,7 @@ class FieldSpec:
     selection: tuple = ()
     relation: str = None
     label: str = None
+    size: int = None
 
     def __post_init__(self):
         if self.value_map:
@@ -162,7 +163,11 @@ class Mapper:
                 raise ValueError('required, but empty in the source')
             else:
                 return None, warning
-        return self._coerce(spec, value), warning
+        value = self._coerce(spec, value)
+        if spec.size and isinstance(value, str) and len(value) > spec.size:
+            warning = 'truncated from %d to %d characters' % (len(value), spec.size)
+            value = value[:spec.size]
+        return value, warning
 
     def _coerce(self, spec, value):
         transform, ttype = spec.transform, spec.ttype

@@ -7,3 +7,4 @@ from . import crm_migration_run
 from . import crm_migration_run_stat
 from . import crm_migration_record
 from . import crm_migration_issue
+from . import crm_migration_diff

@@ -72,6 +72,10 @@ class CrmMigrationField(models.Model):
         help="For links by name (stage, tag, lost reason): create the record when none has that name.")
     value_map_ids = fields.One2many('crm.migration.value.map', 'field_id', string='Value map', copy=True)
     note = fields.Char(readonly=True, help="Why this line is in its current state (set when a file is bound).")
+    max_length = fields.Integer(
+        help="Longer source values are cut to this many characters (flagged by the audit and the sample diff).")
+    confidence = fields.Float(readonly=True, digits=(3, 2), help="How sure the proposal is, 0 to 1.")
+    reason = fields.Char(readonly=True, help="Why this mapping was proposed.")
 
     @api.depends('target_field', 'object_id.target_model', 'new_field_type')
     def _compute_target_info(self):
@@ -139,6 +143,7 @@ class CrmMigrationField(models.Model):
             'default': self.default_value,
             'required': self.required,
             'lookup': self.lookup_object_id.name,
+            'max_length': self.max_length,
             'new': [self.new_field_type, self.new_field_relation, self.new_field_selection],
         }
 
@@ -161,5 +166,6 @@ class CrmMigrationField(models.Model):
             relation=(field.comodel_name if field and field.type in ('many2one', 'many2many')
                       else self.new_field_relation),
             label=self.target_description or self.target_field,
+            size=self.max_length or None,
         )
 

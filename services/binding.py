@@ -1,14 +1,20 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Bind an uploaded table to a source object: recognise which object a file
-holds, pick the actual columns among the template's alternatives, and
-propose a typed x_ field for every column the mapping does not use (the
-seed's "source custom fields", typed from their values).
+holds, find each mapping line's columns (template alternatives, then
+synonyms), and propose a target for every other column -- an existing field
+by synonym, name or similarity, else a new x_ field typed from its values.
+Every line says why it was proposed and how sure the proposal is; nothing
+loads until a person confirms the mapping on the project.
 """
-from ..connectors import converters
+from odoo.models import MAGIC_COLUMNS
+
+from ..connectors import converters, proposal
 from ..connectors.tabular import normalize_header
 from .templates import PHONE_TRANSFORMS
 
 PROFILE_ROWS = 200
+# Fields a proposal never targets: technical, computed without inverse, chatter.
+SKIPPED_PREFIXES = ('message_', 'activity_', 'website_message', 'rating_', '__')
 
 
 def _patterns(text):
@@ -44,72 +50,144 @@ def detect_object(project, table_name, header_keys, taken=()):
     return best
 
 
+def importable_fields(env, model):
+    """``{name: {'string', 'type'}}`` of the fields of ``model`` a column may feed."""
+    if model not in env:
+        return {}
+    result = {}
+    for name, field in env[model]._fields.items():
+        if name in MAGIC_COLUMNS or name.startswith(SKIPPED_PREFIXES) or field.type in ('one2many', 'binary'):
+            continue
+        if not field.store or (field.compute and not field.inverse and field.readonly):
+            continue
+        result[name] = {'string': field.string, 'type': field.type}
+    return result
+
+
 def bind_table(obj, attachment, table, sheet=None):
     """Attach ``table`` to ``obj`` and adapt the mapping lines to its header."""
     headers = table.headers()
     keys = [key for key, _label in headers]
+    labels = dict(headers)
     sample = table.sample(PROFILE_ROWS)
     obj.write({
-        'attachment_id': attachment.id,
+        'attachment_id': attachment.id if attachment else False,
         'sheet_name': sheet or False,
         'source_columns': [[key, label] for key, label in headers],
         'row_count': table.count(),
     })
-    key = next((c for c in obj._candidate_list() if c in keys), None)
-    if key or obj.source_key not in keys:
-        obj.source_key = key or False
-    env = obj.env
-    for line in obj.field_ids:
-        groups = line.source_candidates or [[s] for s in line._source_list()]
-        if not groups:
-            continue
-        if line.transform in PHONE_TRANSFORMS:
-            chosen = [c for group in groups for c in group if c in keys]
-        else:
-            chosen = [next(c for c in group if c in keys) for group in groups if set(group) & set(keys)]
-        if chosen:
-            line.write({'source_fields': ','.join(chosen), 'enabled': True, 'note': False})
-        else:
-            line.write({'enabled': False, 'note': env._(
-                "No column of the file matches (%s)", ', '.join(g[0] for g in groups))})
-    _propose_custom_fields(obj, headers, sample)
     _detect_date_order(obj.project_id, sample)
-    return obj
+    key = next((c for c in obj._candidate_list() if c in keys), None) or _guess_key(keys, sample)
+    obj.source_key = key or False
+    used = {key} if key else set()
+    concepts = {c: proposal.concept_of(labels[c]) or proposal.concept_of(c) for c in keys}
+    # Pass 1 claims every column a template line lists, pass 2 lets lines
+    # still missing a column find one by synonym among the unclaimed.
+    plans = {line: _template_columns(line, keys) for line in obj.field_ids}
+    for chosen in plans.values():
+        used.update(c for group in chosen for c in group)
+    for line, chosen in plans.items():
+        _bind_line(line, chosen, labels, concepts, used)
+    _propose_other_columns(obj, headers, sample, used)
 
 
-def _propose_custom_fields(obj, headers, sample):
-    used = {obj.source_key}
-    for line in obj.field_ids.filtered('enabled'):
-        used.update(line._source_list())
-    target_fields = obj.env[obj.target_model]._fields if obj.target_model in obj.env else {}
-    taken_targets = set(obj.field_ids.mapped('target_field'))
+def _template_columns(line, keys):
+    """Per source group of ``line``: the file's columns among the template's alternatives."""
+    groups = line.source_candidates or [[s] for s in line._source_list()]
+    chosen = []
+    for group in groups:
+        present = [c for c in group if c in keys]
+        chosen.append(present if line.transform in PHONE_TRANSFORMS else present[:1])
+    return chosen
+
+
+def _bind_line(line, plan, labels, concepts, used):
+    groups = line.source_candidates or [[s] for s in line._source_list()]
+    if not groups:
+        return
+    chosen, reasons, confidence = [], [], 1.0
+    for group, present in zip(groups, plan):
+        if present:
+            chosen += present
+            continue
+        concept = next(filter(None, map(proposal.concept_of, group)), None)
+        match = next((c for c in labels if concept and concepts[c] == concept and c not in used), None)
+        if match:
+            used.add(match)
+            chosen.append(match)
+            reasons.append('"%s" is a synonym of %s' % (labels[match], concept.replace('_', ' ')))
+            confidence = 0.9
+    env = line.env
+    if chosen:
+        line.write({
+            'source_fields': ','.join(dict.fromkeys(chosen)), 'enabled': True, 'note': False,
+            'confidence': confidence,
+            'reason': '; '.join(reasons) or env._("Listed in the source's template"),
+        })
+    else:
+        line.write({'enabled': False, 'confidence': 0.0, 'reason': False, 'note': env._(
+            "No column of the file matches (%s)", ', '.join(g[0] for g in groups))})
+
+
+def _guess_key(keys, sample):
+    """A source id column when the template names none: unique, never empty, id-like."""
+    for key in sorted(keys, key=lambda k: (k != 'id', not k.endswith('_id'))):
+        values = [row.get(key) for row in sample]
+        if (key == 'id' or key.endswith('_id')) and values and all(values) and len(set(values)) == len(values):
+            return key
+    return None
+
+
+def _propose_other_columns(obj, headers, sample, used):
+    env = obj.env
+    targets = importable_fields(env, obj.target_model)
+    taken = set(obj.field_ids.filtered('enabled').mapped('target_field'))
     day_first = obj.project_id._day_first()
     lines = []
     for key, label in headers:
         if key in used:
             continue
         values = [row.get(key) for row in sample]
-        ttype, selection = converters.infer_type(values, day_first)
-        name = ('x_' + key)[:63]
-        existing = target_fields.get(name)
-        if name in taken_targets or (existing and existing.type != ttype and not (
-                ttype == 'selection' and existing.type == 'char')):
-            name = ('x_src_' + key)[:63]
-        if existing and existing.type == 'char' and ttype == 'selection':
-            ttype, selection = 'char', []
-        lines.append({
+        found = proposal.propose(key, label, values, obj.target_model, targets, taken=taken)
+        ttype, selection = found.new_type, found.selection
+        if found.new_type and found.new_type in ('date', 'datetime') and day_first is not None:
+            ttype, selection = converters.infer_type(values, day_first)
+        existing = targets.get(found.target)
+        if found.new_type and existing and existing['type'] != ttype:
+            # An x_ field of another type already exists (another project): keep both.
+            found.target = ('x_src_' + key)[:63]
+        line = {
             'object_id': obj.id,
             'sequence': 1000 + len(lines),
             'source_fields': key,
-            'target_field': name,
-            'new_field_type': ttype,
+            'target_field': found.target,
+            'transform': found.transform,
+            'confidence': found.confidence,
+            'reason': found.reason,
+            'new_field_type': ttype or 'char',
             'new_field_label': label or key,
             'new_field_selection': '\n'.join(str(v) for v in selection) or False,
-            'note': obj.env._("Source custom field, proposed as %(type)s from its values", type=ttype),
-        })
-        taken_targets.add(name)
+        }
+        if found.transform == 'value_map':
+            line['value_map_ids'] = _guess_value_map(env, obj.target_model, found.target, values)
+        lines.append(line)
+        taken.add(found.target)
     if lines:
-        obj.env['crm.migration.field'].create(lines)
+        env['crm.migration.field'].create(lines)
+
+
+def _guess_value_map(env, model, target, values):
+    """Map each distinct value to the record of the same name (a stage named like the status)."""
+    field = env[model]._fields.get(target)
+    if not field or field.type != 'many2one':
+        return []
+    Relation = env[field.comodel_name]
+    commands = []
+    for index, value in enumerate(dict.fromkeys(str(v).strip() for v in values if not converters.is_empty(v))):
+        record = Relation.search([(Relation._rec_name or 'name', '=ilike', value)], limit=1)
+        if record:
+            commands.append((0, 0, {'sequence': index, 'source_value': value, 'target_value': record.display_name}))
+    return commands
 
 
 def _detect_date_order(project, sample):
@@ -121,4 +199,3 @@ def _detect_date_order(project, sample):
     verdict = converters.detect_day_first(values)
     if verdict is not None:
         project.detected_date_order = 'dmy' if verdict else 'mdy'
-
