@@ -5,6 +5,8 @@ from odoo.exceptions import ValidationError
 from ..connectors import mapper
 from ..connectors.tabular import normalize_header
 from ..services.constants import ACTIVITY_PREFIX, selection_key
+# Written by the proposal itself: they do not change what loads.
+PROPOSAL_ONLY_FIELDS = {'note', 'confidence', 'reason'}
 NEW_FIELD_TYPES = [
     ('char', 'Text (single line)'),
     ('text', 'Text (multi-line)'),
@@ -102,6 +104,27 @@ class CrmMigrationField(models.Model):
             if name != normalize_header(name) or len(name) > 63:
                 raise ValidationError(self.env._(
                     "%s is not a valid field name (lowercase letters, digits and _, at most 63).", name))
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines.project_id._mapping_changed()
+        return lines
+
+    def write(self, vals):
+        result = super().write(vals)
+        if set(vals) - PROPOSAL_ONLY_FIELDS:
+            self.project_id._mapping_changed()
+        return result
+
+    def unlink(self):
+        projects = self.project_id
+        result = super().unlink()
+        projects._mapping_changed()
+        return result
 
     # ------------------------------------------------------------------
     # BUSINESS

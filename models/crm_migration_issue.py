@@ -1,5 +1,6 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
+from odoo.exceptions import UserError
 
 
 class CrmMigrationIssue(models.Model):
@@ -29,6 +30,8 @@ class CrmMigrationIssue(models.Model):
     state = fields.Selection([
         ('open', 'Open'), ('resolved', 'Resolved'), ('accepted', 'Accepted'),
     ], default='open', required=True, index=True)
+    user_id = fields.Many2one('res.users', string='Use this user', help="Unmatched user: the Odoo user who takes "
+                              "over the records of this source owner.")
     resolution = fields.Selection([
         ('merge', 'Use the existing record'),
         ('create', 'Create a separate record'),
@@ -37,6 +40,12 @@ class CrmMigrationIssue(models.Model):
 
     _issue_uniq = models.Constraint(
         'unique(object_id, kind, source_id)', 'This issue is already recorded for this source record.')
+
+    def action_use_user(self):
+        for issue in self:
+            if not issue.user_id:
+                raise UserError(self.env._("Pick the user first."))
+        self.write({'state': 'resolved', 'resolution': False})
 
     def action_resolve(self, resolution):
         self.write({'state': 'resolved', 'resolution': resolution})

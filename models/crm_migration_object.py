@@ -4,6 +4,9 @@ import json
 from odoo import api, fields, models
 
 from ..services.constants import LIVE_OPERATIONS
+
+# Object settings that change what loads (file bindings and counts do not).
+MAPPING_FIELDS = {'enabled', 'source_key', 'target_model', 'dedup_field', 'match_existing', 'sequence'}
 from odoo.exceptions import ValidationError
 
 
@@ -48,6 +51,8 @@ class CrmMigrationObject(models.Model):
                                       string='Depends on')
     record_count = fields.Integer(compute='_compute_record_counts')
     failed_count = fields.Integer(compute='_compute_record_counts')
+    skipped_count = fields.Integer(compute='_compute_record_counts')
+    mismatch_count = fields.Integer(compute='_compute_record_counts', help="Read-back mismatches of the last run.")
 
     _name_uniq = models.Constraint('unique(project_id, name)', 'Each source object appears once per project.')
 
@@ -78,9 +83,14 @@ class CrmMigrationObject(models.Model):
         total = dict(Record._read_group(main + [('operation', 'in', LIVE_OPERATIONS)],
                                         ['object_id'], ['__count']))
         failed = dict(Record._read_group(main + [('operation', '=', 'failed')], ['object_id'], ['__count']))
+        skipped = dict(Record._read_group(main + [('operation', '=', 'skipped')], ['object_id'], ['__count']))
         for obj in self:
             obj.record_count = total.get(obj, 0)
             obj.failed_count = failed.get(obj, 0)
+            obj.skipped_count = skipped.get(obj, 0)
+            last = self.env['crm.migration.run.stat'].search([
+                ('object_id', '=', obj.id), ('run_id.kind', 'in', ('sample', 'full', 'delta'))], order='id desc', limit=1)
+            obj.mismatch_count = last.mismatch_count
 
     @api.constrains('target_model')
     def _check_target_model(self):
@@ -90,6 +100,12 @@ class CrmMigrationObject(models.Model):
                 # and reported; only a name that is not a model at all is refused.
                 if not obj.target_model or '.' not in obj.target_model:
                     raise ValidationError(self.env._("%s is not a model name.", obj.target_model))
+
+    def write(self, vals):
+        result = super().write(vals)
+        if set(vals) & MAPPING_FIELDS:
+            self.project_id._mapping_changed()
+        return result
 
     # ------------------------------------------------------------------
     # ACTIONS

@@ -9,7 +9,7 @@ from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import UserError
 
 from ..connectors import tabular
-from ..services import schema, templates
+from ..services import audit, inventory, sample, schema, templates
 from ..services.constants import LIVE_OPERATIONS
 
 # Odoo's own import sends 2000 rows per request; 500 keeps one batch of
@@ -17,6 +17,7 @@ from ..services.constants import LIVE_OPERATIONS
 # killed loses little work.
 DEFAULT_BATCH_SIZE = 500
 SOURCE_TYPES = [('clinic', 'Clinic software export (CSV/XLSX)')]
+FILE_SOURCES = ('clinic',)
 
 
 class CrmMigrationProject(models.Model):
@@ -31,12 +32,28 @@ class CrmMigrationProject(models.Model):
     source_type = fields.Selection(SOURCE_TYPES, required=True, default='clinic', tracking=True)
     state = fields.Selection([
         ('draft', 'Draft'),
-        ('mapped', 'Mapped'),
+        ('mapped', 'Mapping confirmed'),
+        ('audited', 'Audited'),
+        ('sampled', 'Sampled'),
+        ('approved', 'Approved'),
         ('running', 'Running'),
         ('done', 'Done'),
         ('cutover', 'Cutover (delta pickup)'),
         ('rolled_back', 'Rolled back'),
     ], default='draft', required=True, tracking=True, copy=False)
+
+    # Review: nothing loads until a person confirms the mapping; the full run
+    # waits for a sample to be approved (unless the project opts out).
+    mapping_confirmed_by = fields.Many2one('res.users', readonly=True, copy=False)
+    mapping_confirmed_date = fields.Datetime(readonly=True, copy=False)
+    audit_date = fields.Datetime(readonly=True, copy=False)
+    sample_run_id = fields.Many2one('crm.migration.run', readonly=True, copy=False)
+    approved_by = fields.Many2one('res.users', readonly=True, copy=False)
+    approved_date = fields.Datetime(readonly=True, copy=False)
+    require_approval = fields.Boolean(
+        'Require an approved sample', default=True,
+        help="The full run starts only after a sample run was reviewed and approved.")
+    blocking_issue_count = fields.Integer(compute='_compute_counts')
 
     # Cutover: while users still work in the old system, a cron picks up
     # what changed there since the last run.
@@ -102,12 +119,16 @@ class CrmMigrationProject(models.Model):
                                          ['project_id'], ['__count']))
         issues = dict(self.env['crm.migration.issue']._read_group(
             [('project_id', 'in', self.ids), ('state', '=', 'open')], ['project_id'], ['__count']))
+        blocking = dict(self.env['crm.migration.issue']._read_group(
+            [('project_id', 'in', self.ids), ('state', '=', 'open'), ('blocking', '=', True)],
+            ['project_id'], ['__count']))
         for project in self:
             project.object_count = len(project.object_ids)
             project.run_count = len(project.run_ids)
             project.record_count = records.get(project, 0)
             project.failed_count = failed.get(project, 0)
             project.issue_count = issues.get(project, 0)
+            project.blocking_issue_count = blocking.get(project, 0)
             project.last_run_id = project.run_ids.sorted('id')[-1:]
 
     # ------------------------------------------------------------------
@@ -143,6 +164,7 @@ class CrmMigrationProject(models.Model):
 
     def action_prepare_fields(self):
         """Create every missing x_ field of the mapping, in one pass, and the 'Migrated data' pages."""
+        self.check_access('write')  # managers only: users read, they never run
         for project in self:
             schema.ensure_custom_fields(project)
         return True
@@ -152,24 +174,99 @@ class CrmMigrationProject(models.Model):
         content = json.dumps(schema.custom_field_manifest(self), indent=2, ensure_ascii=False)
         return self._download_json('custom_fields_manifest.json', content)
 
+    def action_confirm_mapping(self):
+        """A person has reviewed the proposed mapping: it may now be audited and loaded."""
+        self.check_access('write')  # managers only: users read, they never run
+        for project in self:
+            project._check_ready()
+            project.write({'state': 'mapped', 'mapping_confirmed_by': self.env.uid,
+                           'mapping_confirmed_date': fields.Datetime.now()})
+        return True
+
+    def action_audit(self):
+        """Read every row, write nothing, and list what needs a decision before loading."""
+        self.check_access('write')  # managers only: users read, they never run
+        self.ensure_one()
+        self._check_confirmed()
+        issues = audit.run_audit(self)
+        if self.state == 'mapped':
+            self.state = 'audited'
+        self.message_post(body=self.env._("Audit: %s findings.", len(issues)))
+        return self.action_open_issues()
+
+    def action_sample(self):
+        """Load a sample spread over the objects and values, then diff it field by field."""
+        self.check_access('write')  # managers only: users read, they never run
+        self.ensure_one()
+        self._check_confirmed()
+        self._check_ready()
+        if not self.audit_date:
+            raise UserError(self.env._("Run the audit before the sample."))
+        run = self._create_run('sample', sample_ids=sample.select_sample(self, self.sample_size))
+        run._schedule()
+        return run._open_form()
+
+    def action_approve(self):
+        """The sample's diff was reviewed: unlock the full run."""
+        self.check_access('write')  # managers only: users read, they never run
+        for project in self:
+            if project.state != 'sampled' or not project.sample_run_id:
+                raise UserError(self.env._("Run and review a sample before approving."))
+            project._check_no_blocking_issues()
+            project.write({'state': 'approved', 'approved_by': self.env.uid, 'approved_date': fields.Datetime.now()})
+        return True
+
+    def action_discard_sample(self):
+        """Roll the sample back: the mapping can be changed and sampled again."""
+        self.check_access('write')  # managers only: users read, they never run
+        self.ensure_one()
+        if not self.sample_run_id:
+            raise UserError(self.env._("There is no sample to discard."))
+        return self.sample_run_id._rollback_run(force=True)
+
     def action_start_run(self):
         """Queue a full run: the cron loads every enabled object in dependency order."""
+        self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
+        self._check_gates()
         self._check_ready()
         run = self._create_run('full')
         run._schedule()
         return run._open_form()
 
+    def action_export_mapping(self):
+        """The mapping as JSON, importable into another project (same format as the templates)."""
+        self.ensure_one()
+        content = json.dumps(templates.export_mapping(self), indent=1, ensure_ascii=False)
+        return self._download_json('mapping_%s.json' % (self.source_type,), content)
+
+    def action_export_inventory(self):
+        """What does not migrate, for the administrator to rebuild in Odoo."""
+        self.ensure_one()
+        content = json.dumps(inventory.build_inventory(self), indent=1, ensure_ascii=False, default=str)
+        return self._download_json('inventory_not_migrated.json', content)
+
+    def action_open_import_mapping(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window', 'name': self.env._('Import a mapping'),
+            'res_model': 'crm.migration.mapping.import', 'view_mode': 'form', 'target': 'new',
+            'context': {'default_project_id': self.id},
+        }
+
     def action_rollback(self):
+        self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
         return self._start_rollback(force=False)
 
     def action_rollback_force(self):
+        self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
         return self._start_rollback(force=True)
 
     def action_start_cutover(self):
         """Open the delta pickup window after a full run."""
+        self.check_access('write')  # managers only: users read, they never run
         for project in self:
             full = project.run_ids.filtered(lambda r: r.kind == 'full' and r.state == 'done')
             if not full:
@@ -188,6 +285,7 @@ class CrmMigrationProject(models.Model):
 
     def action_run_delta(self):
         """Pick up what changed in the source now, without waiting for the cron."""
+        self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
         self._check_ready()
         run = self._create_run('delta')
@@ -196,6 +294,7 @@ class CrmMigrationProject(models.Model):
 
     def action_remove_custom_fields(self):
         """Delete the x_ fields this project created, except those holding data."""
+        self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
         if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
             raise UserError(self.env._("Wait for the current run to finish before removing fields."))
@@ -219,7 +318,37 @@ class CrmMigrationProject(models.Model):
     # ------------------------------------------------------------------
     def _apply_template(self):
         self.ensure_one()
-        templates.apply_template(self, templates.load_template(self.source_type))
+        templates.apply_template(self, self._template_data(self.source_type))
+
+    @api.model
+    def _template_data(self, source_type):
+        return templates.load_template(source_type)
+
+    def _is_file_source(self):
+        return self.source_type in FILE_SOURCES
+
+    def _check_confirmed(self):
+        if self.state == 'draft':
+            raise UserError(self.env._("Review the proposed mapping and confirm it first."))
+
+    def _check_no_blocking_issues(self):
+        if self.blocking_issue_count:
+            raise UserError(self.env._(
+                "%s blocking issues are open: resolve or accept them (menu Issues) first.", self.blocking_issue_count))
+
+    def _check_gates(self):
+        self._check_confirmed()
+        if not self.audit_date:
+            raise UserError(self.env._("Run the audit before the migration."))
+        self._check_no_blocking_issues()
+        if self.require_approval and self.state not in ('approved', 'done', 'cutover', 'rolled_back'):
+            raise UserError(self.env._("Run a sample, review its diff and approve it before the full run."))
+
+    def _mapping_changed(self):
+        """A mapping edited after confirmation must be confirmed (and sampled) again."""
+        for project in self.filtered(lambda p: p.state in ('mapped', 'audited', 'sampled', 'approved')):
+            project.write({'state': 'draft', 'approved_by': False, 'approved_date': False})
+            project.message_post(body=self.env._("The mapping changed: confirm it again before loading."))
 
     def _check_ready(self):
         enabled = self.object_ids.filtered('enabled')
@@ -252,13 +381,20 @@ class CrmMigrationProject(models.Model):
         return run._open_form()
 
     def _on_run_started(self, run):
+        if run.kind == 'sample':
+            return
         if run.kind == 'full' or (run.kind == 'rollback' and not run.rollback_of_id):
             self.state = 'running'
 
     def _on_run_done(self, run):
+        if run.kind == 'sample':
+            self.write({'state': 'sampled', 'sample_run_id': run.id})
+            return
         if run.kind == 'rollback':
             if not run.rollback_of_id:
                 self.state = 'rolled_back'
+            elif run.rollback_of_id == self.sample_run_id:
+                self.write({'state': 'audited', 'sample_run_id': False})
             return
         self.watermark = run.date_start
         if run.kind == 'delta':
@@ -387,8 +523,17 @@ class CrmMigrationProject(models.Model):
             'project_id': project.id, 'attachment_ids': [(6, 0, attachments.ids)]})
         wizard.action_detect()
         wizard.action_confirm()
-        if run:
-            project._check_ready()
-            migration = project._create_run('full')
-            migration._execute()
+        if not run:
+            return project
+        # The consultant's path, end to end: confirm, audit, decide, sample, approve, migrate.
+        project.action_confirm_mapping()
+        project.action_audit()
+        project.issue_ids.filtered(lambda i: i.kind == 'duplicate' and i.state == 'open').action_skip()
+        project.issue_ids.filtered(lambda i: i.state == 'open').action_accept()
+        project.action_sample()
+        project.run_ids.filtered(lambda r: r.kind == 'sample')._execute()
+        project.issue_ids.filtered(lambda i: i.state == 'open').action_accept()
+        project.action_approve()
+        project.action_start_run()
+        project.run_ids.filtered(lambda r: r.kind == 'full')._execute()
         return project

@@ -14,7 +14,7 @@ from ..services.loader import ObjectLoader
 _logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = ('queued', 'running')
-LOAD_KINDS = ('full', 'delta')
+LOAD_KINDS = ('full', 'delta', 'sample')
 
 
 class RowReader:
@@ -26,15 +26,23 @@ class RowReader:
     the source gives one (no page is fetched twice), else the row offset.
     """
 
-    def __init__(self, source, since=None):
+    def __init__(self, source, since=None, wanted=None, keys=None):
         self.source = source
         self.since = since
+        # Sample runs: only these source ids per object (``keys`` names the id column).
+        self.wanted = {name: set(ids) for name, ids in (wanted or {}).items()}
+        self.keys = keys or {}
         self._iterators = {}
 
     def take(self, name, offset, size, cursor=None, cursor_index=0):
         iterator, position = self._iterators.get(name, (None, None))
         if iterator is None or position != offset:
-            if cursor:
+            if name in self.wanted:
+                wanted, key = self.wanted[name], self.keys.get(name)
+                rows = (row for row in self.source.iter_rows(name, since=self.since)
+                        if str(row.get(key, '')).strip() in wanted)
+                iterator = itertools.islice(rows, offset, None)
+            elif cursor:
                 iterator = self.source.iter_rows(name, since=self.since, cursor=cursor, offset=cursor_index)
             else:
                 iterator = self.source.iter_rows(name, since=self.since, offset=offset)
@@ -51,6 +59,7 @@ class CrmMigrationRun(models.Model):
     project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade', index=True)
     company_id = fields.Many2one(related='project_id.company_id', store=True)
     kind = fields.Selection([
+        ('sample', 'Sample run'),
         ('full', 'Full run'),
         ('delta', 'Delta pickup'),
         ('rollback', 'Rollback'),
@@ -67,6 +76,9 @@ class CrmMigrationRun(models.Model):
                                      help="Only the records last written by this run are undone.")
     force = fields.Boolean(help="Rollback: also undo records a user changed after the migration wrote them.")
     since = fields.Datetime(help="Delta pickup: only source rows changed after this moment are asked for.")
+    sample_ids = fields.Json(readonly=True, help="Sample run: the source ids chosen per object.")
+    diff_ids = fields.One2many('crm.migration.diff', 'run_id', string='Field-level diff')
+    diff_mismatch_count = fields.Integer(compute='_compute_diff_counts', string='Differences')
     stat_ids = fields.One2many('crm.migration.run.stat', 'run_id', string='Per object')
     # Checkpoint: the object being processed, the rows (or, for a rollback,
     # the lowest record id) already done, and for API sources the page
@@ -91,6 +103,7 @@ class CrmMigrationRun(models.Model):
     removed_count = fields.Integer(compute='_compute_totals', string='Removed')
     restored_count = fields.Integer(compute='_compute_totals', string='Restored')
     kept_count = fields.Integer(compute='_compute_totals', string='Kept')
+    mismatch_count = fields.Integer(compute='_compute_totals', string='Read-back mismatches')
     progress = fields.Float(compute='_compute_totals')
     rate = fields.Float('Records/s', compute='_compute_totals', digits=(16, 1))
     eta = fields.Datetime('Expected end', compute='_compute_totals')
@@ -109,7 +122,7 @@ class CrmMigrationRun(models.Model):
         for run in self:
             stats = run.stat_ids
             for name in ('source', 'read', 'created', 'updated', 'unchanged', 'skipped', 'failed',
-                         'removed', 'restored', 'kept'):
+                         'removed', 'restored', 'kept', 'mismatch'):
                 run['%s_count' % name] = sum(stats.mapped('%s_count' % name))
             if run.state == 'done':
                 run.progress = 100.0
@@ -124,6 +137,12 @@ class CrmMigrationRun(models.Model):
             remaining = max(run.source_count - run.read_count, 0)
             run.eta = (now + datetime.timedelta(seconds=remaining / run.rate)
                        if run.state in ACTIVE_STATES and run.rate and run.kind in LOAD_KINDS else False)
+
+    def _compute_diff_counts(self):
+        counts = dict(self.env['crm.migration.diff']._read_group(
+            [('run_id', 'in', self.ids), ('equal', '=', False)], ['run_id'], ['__count']))
+        for run in self:
+            run.diff_mismatch_count = counts.get(run, 0)
 
     def _compute_last_errors(self):
         Record = self.env['crm.migration.record']
@@ -180,6 +199,46 @@ class CrmMigrationRun(models.Model):
             'view_mode': 'list,form',
             'domain': [('run_id', '=', self.id)],
         }
+
+    def action_open_diff(self):
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._('Field-level diff of %s', self.display_name),
+            'res_model': 'crm.migration.diff',
+            'view_mode': 'list,form',
+            'domain': [('run_id', '=', self.id)],
+            'context': {'search_default_filter_different': 1},
+        }
+
+    def action_download_diff(self):
+        """The diff as an XLSX workbook, one row per record and field."""
+        self.ensure_one()
+        import io  # noqa: PLC0415
+        import xlsxwriter  # noqa: PLC0415 (an Odoo dependency)
+
+        buffer = io.BytesIO()
+        workbook = xlsxwriter.Workbook(buffer, {'in_memory': True, 'strings_to_formulas': False})
+        sheet = workbook.add_worksheet('Diff')
+        bold = workbook.add_format({'bold': True})
+        red = workbook.add_format({'bg_color': '#F8D7DA'})
+        header = ['Object', 'Source id', 'Odoo model', 'Odoo id', 'Field', 'Source value', 'Mapped value',
+                  'Value in Odoo', 'Equal', 'Reason']
+        sheet.write_row(0, 0, header, bold)
+        for index, line in enumerate(self.diff_ids, start=1):
+            sheet.write_row(index, 0, [
+                line.object_id.label, line.source_id, line.res_model, line.res_id, line.field_label or line.field_name,
+                line.source_value or '', line.mapped_value or '', line.odoo_value or '',
+                'yes' if line.equal else 'no', line.reason or ''], None if line.equal else red)
+        sheet.autofilter(0, 0, len(self.diff_ids), len(header) - 1)
+        workbook.close()
+        attachment = self.env['ir.attachment'].create({
+            'name': 'diff_run_%d.xlsx' % self.id, 'raw': buffer.getvalue(),
+            'res_model': self._name, 'res_id': self.id,
+            'mimetype': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        })
+        return {'type': 'ir.actions.act_url', 'url': '/web/content/%d?download=true' % attachment.id,
+                'target': 'self'}
 
     def action_process_now(self):
         """Run in the current request: for small files, or when no cron worker runs."""
@@ -238,7 +297,8 @@ class CrmMigrationRun(models.Model):
             self.state = 'running'
         reader = None
         if self.kind in LOAD_KINDS:
-            reader = RowReader(self.project_id._get_source(), since=self.since)
+            keys = {obj.name: obj.source_key for obj in self.project_id.object_ids}
+            reader = RowReader(self.project_id._get_source(), since=self.since, wanted=self.sample_ids, keys=keys)
         while self.state == 'running':
             processed = self._process_batch(reader)
             if commit and not commit(processed):
@@ -263,7 +323,8 @@ class CrmMigrationRun(models.Model):
             stat._add(counts)
         else:
             if not self.offset and not stat.source_count:
-                stat.source_count = reader.source.count(obj.name) or 0
+                stat.source_count = (len(self.sample_ids.get(obj.name, [])) if self.kind == 'sample'
+                                     else reader.source.count(obj.name) or 0)
             rows = reader.take(obj.name, self.offset, size, self.cursor, self.cursor_index + 1)
             counts = ObjectLoader(self, obj, reader.source).load(rows) if rows else {}
             stat._add(counts)

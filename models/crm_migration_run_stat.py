@@ -18,6 +18,8 @@ class CrmMigrationRunStat(models.Model):
     unchanged_count = fields.Integer('Unchanged')
     skipped_count = fields.Integer('Skipped')
     failed_count = fields.Integer('Failed')
+    mismatch_count = fields.Integer('Read-back mismatches', help="Fields whose value read back from Odoo "
+                                    "differs from the mapped source value (truncated, rounded, timezone...).")
     removed_count = fields.Integer('Removed', help="Rollback: records deleted.")
     restored_count = fields.Integer('Restored', help="Rollback: records given back their previous values.")
     kept_count = fields.Integer('Kept', help="Rollback: records changed by a user after the migration, left as they are.")

@@ -1,5 +1,5 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class CrmMigrationValueMap(models.Model):
@@ -17,3 +17,20 @@ class CrmMigrationValueMap(models.Model):
 
     _source_value_uniq = models.Constraint(
         'unique(field_id, source_value)', 'A source value is mapped once per field.')
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        values = super().create(vals_list)
+        values.field_id.project_id._mapping_changed()
+        return values
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.field_id.project_id._mapping_changed()
+        return result
+
+    def unlink(self):
+        projects = self.field_id.project_id
+        result = super().unlink()
+        projects._mapping_changed()
+        return result

@@ -20,6 +20,7 @@ from odoo.tools import email_normalize
 
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
+from . import diff
 from .constants import ACTIVITY_PREFIX, LIVE_OPERATIONS
 
 _logger = logging.getLogger(__name__)
@@ -39,6 +40,21 @@ IMPORT_CONTEXT = {
 # and must stop the run rather than be written off as a row failure.
 ROW_ERRORS = (ValueError, TypeError, UserError, ValidationError, AccessError, ConnectorError,
               psycopg2.IntegrityError, psycopg2.DataError)
+
+
+def active_lines(obj):
+    """The mapping lines that feed a value: enabled, with a column or a default."""
+    return obj.field_ids.filtered(lambda line: line.enabled and (line._source_list() or line.default_value))
+
+
+def build_mapper(obj, lines=None):
+    project = obj.project_id
+    return mapping.Mapper(
+        [line._spec() for line in (lines if lines is not None else active_lines(obj))],
+        day_first=project._day_first(),
+        tz=project.source_tz,
+        decimal_comma=project._decimal_comma(),
+    )
 
 
 class Entry:
@@ -80,13 +96,8 @@ class ObjectLoader:
         self.source = source
         self.Model = self.env[obj.target_model].with_context(IMPORT_CONTEXT)
         self.Record = self.env['crm.migration.record']
-        lines = obj.field_ids.filtered(lambda line: line.enabled and (line._source_list() or line.default_value))
-        self.mapper = mapping.Mapper(
-            [line._spec() for line in lines],
-            day_first=self.project._day_first(),
-            tz=self.project.source_tz,
-            decimal_comma=self.project._decimal_comma(),
-        )
+        lines = active_lines(obj)
+        self.mapper = build_mapper(obj, lines)
         self.create_missing = {line.target_field for line in lines if line.create_missing}
         self.signature = hashlib.sha1(obj._mapping_signature().encode()).hexdigest()
         self.reference_fields = [name for name, field in self.Model._fields.items()
@@ -104,10 +115,13 @@ class ObjectLoader:
         self._deduplicate([e for e in pending if not e.outcome])
         self._plan([e for e in pending if not e.outcome])
         writable = [e for e in pending if e.outcome in ('create', 'update')]
+        counts = {'read': len(rows)}
         if writable:
             self._write(writable)
+            diffs, counts['mismatch'] = diff.compare_entries(self, writable, store=self.run.kind == 'sample')
+            if diffs:
+                self.env['crm.migration.diff'].create(diffs)
         self._record(entries)
-        counts = {'read': len(rows)}
         for entry in entries:
             key = {'created': 'created', 'updated': 'updated', 'unchanged': 'unchanged',
                    'linked': 'updated', 'skipped': 'skipped', 'failed': 'failed'}[entry.outcome]
@@ -345,9 +359,14 @@ class ObjectLoader:
     def _resolve_users(self, refs):
         resolved = {}
         Users = self.env['res.users'].with_context(active_test=False)
+        # The reconciliation queue: a person picked the user for an unknown owner.
+        picked = {issue.source_id.casefold(): issue.user_id.id for issue in self.env['crm.migration.issue'].search([
+            ('project_id', '=', self.project.id), ('kind', '=', 'unmatched_user'), ('state', '=', 'resolved'),
+            ('user_id', '!=', False)])}
         for ref in refs:
             user = Users.search(['|', ('login', '=ilike', ref.login), ('email', '=ilike', ref.login)], limit=1)
-            resolved[ref] = user.id if user else self.env._("no Odoo user has the login or e-mail %r", ref.login)
+            resolved[ref] = user.id or picked.get(ref.login.casefold()) or \
+                self.env._("no Odoo user has the login or e-mail %r", ref.login)
         return resolved
 
     def _resolve_products(self, refs):

@@ -74,6 +74,23 @@ class CrmMigrationCommon(TransactionCase):
         self.assertEqual(run.state, 'done', run.message)
         return run
 
+    def approve(self, project=None, decide=None):
+        """The consultant's review: confirm, audit, decide every issue, sample, approve."""
+        project = project or self.project
+        project.action_confirm_mapping()
+        project.action_audit()
+        if decide:
+            decide(project)
+        project.issue_ids.filtered(lambda i: i.state == 'open').action_accept()
+        action = project.action_sample()
+        sample = self.env['crm.migration.run'].browse(action['res_id'])
+        sample._execute()
+        self.assertEqual(sample.state, 'done', sample.message)
+        # Loading the sample can surface more (a row pointing to a held-back duplicate).
+        project.issue_ids.filtered(lambda i: i.state == 'open').action_accept()
+        project.action_approve()
+        return sample
+
     def run_rollback(self, project=None, of_run=None):
         project = project or self.project
         run = self.env['crm.migration.run'].create({

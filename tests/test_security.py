@@ -20,16 +20,22 @@ class TestSecurity(CrmMigrationCommon):
         self.assertTrue(project.object_ids.field_ids)
         with self.assertRaises(AccessError):
             project.write({'batch_size': 10})
-        with self.assertRaises(AccessError):
-            project.action_start_run()
+        for action in ('action_start_run', 'action_confirm_mapping', 'action_audit', 'action_sample',
+                       'action_rollback', 'action_approve'):
+            with self.assertRaises(AccessError):
+                getattr(project, action)()
         with self.assertRaises(AccessError):
             self.env['crm.migration.run'].with_user(self.user).create({'project_id': self.project.id})
 
     def test_manager_runs(self):
         project = self.project.with_user(self.manager)
-        project.action_start_run()
-        run = project.run_ids
-        self.assertEqual(run.state, 'queued')
+        project.action_confirm_mapping()
+        project.action_audit()
+        self.assertTrue(project.issue_ids)
+        project.issue_ids.action_accept()
+        project.action_sample()
+        self.assertEqual(project.run_ids.state, 'queued')
+        self.assertEqual(project.run_ids.create_uid, self.manager)
 
     def test_other_company_projects_are_hidden(self):
         other = self.env['res.company'].create({'name': 'Other clinic'})

@@ -77,7 +77,7 @@ class CrmMigrationUpload(models.TransientModel):
         return self._reopen()
 
     def action_confirm(self):
-        """Bind each table to its object and adapt the mapping to the columns found."""
+        """Bind each table to its object and propose the mapping of its columns (to review and confirm)."""
         self.ensure_one()
         project = self.project_id
         chosen = self.line_ids.filtered('object_id')
@@ -93,18 +93,12 @@ class CrmMigrationUpload(models.TransientModel):
         bound = chosen.object_id
         (project.object_ids - bound).filtered(lambda o: not o.attachment_id).write({'enabled': False})
         bound.write({'enabled': True})
-        if project.state in ('draft', 'rolled_back'):
-            project.state = 'mapped'
         return {
             'type': 'ir.actions.act_window',
             'res_model': project._name,
             'res_id': project.id,
             'view_mode': 'form',
         }
-
-    def action_confirm_and_run(self):
-        self.action_confirm()
-        return self.project_id.action_start_run()
 
     def _reopen(self):
         return {

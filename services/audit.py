@@ -1,0 +1,143 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Pre-migration audit: read every row once, write nothing, report what needs a person.
+
+Findings become ``crm.migration.issue`` rows: duplicates (same e-mail, same
+name and date of birth, same source id twice, or an existing Odoo record with
+the e-mail), orphans (a reference to a record missing from its file),
+unmatched users (an owner e-mail no Odoo user has: the reconciliation queue),
+values too long for their target, invalid values (dates, numbers, e-mails,
+selections, unmapped statuses) and required targets left empty.  A decision
+already taken on an issue (resolved or accepted) survives a new audit.
+"""
+import collections
+
+from odoo import fields
+
+from ..connectors import mapper as mapping
+from ..connectors.converters import is_empty
+from .constants import LIVE_OPERATIONS
+from .loader import _dedup_key, build_mapper
+
+AUDIT_KINDS = ('duplicate', 'orphan', 'unmatched_user', 'too_long', 'invalid')
+
+
+class Audit:
+
+    def __init__(self, project):
+        self.project = project
+        self.env = project.env
+        Issue = self.env['crm.migration.issue']
+        Issue.search([('project_id', '=', project.id), ('state', '=', 'open'), ('kind', 'in', AUDIT_KINDS)]).unlink()
+        self.decided = {(i.object_id.id, i.kind, i.source_id) for i in Issue.search([
+            ('project_id', '=', project.id), ('state', '!=', 'open')])}
+        self.issues = {}
+        self.ids = {}
+        self.users = {}
+        self.owner_rows = collections.Counter()
+
+    def add(self, obj, kind, source_id, message, related=None, res_model=None, res_id=None):
+        key = (obj.id, kind, source_id)
+        if key in self.decided or key in self.issues:
+            return
+        self.issues[key] = {
+            'project_id': self.project.id, 'object_id': obj.id, 'kind': kind, 'source_id': source_id,
+            'message': message, 'related_source_id': related or False, 'blocking': True,
+            'res_model': res_model or False, 'res_id': res_id or False,
+        }
+
+    def run(self):
+        source = self.project._get_source()
+        for obj in self.project.object_ids.filtered('enabled')._sorted_for_load():
+            self.audit_object(obj, source)
+        for values in self.issues.values():
+            if values['kind'] == 'unmatched_user':
+                values['message'] = self.env._(
+                    "No Odoo user has the e-mail or login %(login)s (%(rows)s rows). Pick the user who takes "
+                    "these records over, or accept to leave the field empty.",
+                    login=values['source_id'], rows=self.owner_rows[values['source_id']])
+        issues = self.env['crm.migration.issue'].create(list(self.issues.values()))
+        self.project.write({'audit_date': fields.Datetime.now()})
+        return issues
+
+    def audit_object(self, obj, source):
+        env = self.env
+        mapper = build_mapper(obj)
+        dedup_field = obj.dedup_field if obj.dedup_field in env[obj.target_model]._fields else None
+        names_and_births = 'x_date_of_birth' in {spec.target for spec in mapper.specs} and obj.target_model == 'crm.lead'
+        ids, first_by_key, first_by_person = set(), {}, {}
+        for row in source.iter_rows(obj.name):
+            source_id = mapping.value_to_text(row.get(obj.source_key)).strip() if obj.source_key else ''
+            if not source_id:
+                self.add(obj, 'invalid', 'line %s' % row.get('_line_nr'), env._(
+                    "Line %(line)s has no value in the id column %(column)s.",
+                    line=row.get('_line_nr'), column=obj.source_key))
+                continue
+            if source_id in ids:
+                self.add(obj, 'duplicate', source_id, env._("Source id %s appears twice in the file.", source_id))
+                continue
+            ids.add(source_id)
+            values, problems = mapper.map_row(row)
+            blocking = [p.message for p in problems if p.blocking]
+            if blocking:
+                self.add(obj, 'invalid', source_id, '; '.join(blocking))
+            too_long = [p.message for p in problems if not p.blocking and 'truncated' in p.message]
+            if too_long:
+                self.add(obj, 'too_long', source_id, '; '.join(too_long))
+            for value in values.values():
+                self.check_reference(obj, source_id, value)
+            key = _dedup_key(values.get(dedup_field)) if dedup_field else None
+            if key:
+                if key in first_by_key:
+                    self.add(obj, 'duplicate', source_id, env._(
+                        "%(field)s %(value)s is also on source record %(other)s.",
+                        field=dedup_field, value=values.get(dedup_field), other=first_by_key[key]),
+                        related=first_by_key[key])
+                else:
+                    first_by_key[key] = source_id
+            if names_and_births and values.get('name') and values.get('x_date_of_birth'):
+                person = (str(values['name']).casefold().strip(), values['x_date_of_birth'])
+                if person in first_by_person:
+                    self.add(obj, 'duplicate', source_id, env._(
+                        "Same name and date of birth as source record %s: probably the same person.",
+                        first_by_person[person]), related=first_by_person[person])
+                else:
+                    first_by_person[person] = source_id
+        self.ids[obj.name] = ids
+        if dedup_field and first_by_key and not obj.match_existing:
+            self.check_existing(obj, dedup_field, first_by_key)
+
+    def check_reference(self, obj, source_id, value):
+        for ref in (value if isinstance(value, list) else [value]):
+            if isinstance(ref, mapping.LookupRef) and ref.object in self.ids and ref.source_id not in self.ids[ref.object]:
+                self.add(obj, 'orphan', source_id, self.env._(
+                    "Refers to %(object)s %(id)s, which is not in the %(object)s file.",
+                    object=ref.object, id=ref.source_id), related=ref.source_id)
+            elif isinstance(ref, mapping.UserRef):
+                login = ref.login.casefold()
+                if login not in self.users:
+                    self.users[login] = bool(self.env['res.users'].with_context(active_test=False).search_count(
+                        ['|', ('login', '=ilike', ref.login), ('email', '=ilike', ref.login)], limit=1))
+                if not self.users[login]:
+                    self.owner_rows[login] += 1
+                    self.add(obj, 'unmatched_user', login, '')
+
+    def check_existing(self, obj, field, first_by_key):
+        Model = self.env[obj.target_model].with_context(active_test=False)
+        ours = set(self.env['crm.migration.record'].search([
+            ('object_id', '=', obj.id), ('res_model', '=', obj.target_model),
+            ('operation', 'in', LIVE_OPERATIONS)]).mapped('res_id'))
+        keys = list(first_by_key)
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start:start + 1000]
+            for record in Model.search_fetch([(field, 'in', chunk)], [field]):
+                key = _dedup_key(record[field])
+                if record.id in ours or key not in first_by_key or is_empty(record[field]):
+                    continue
+                self.add(obj, 'duplicate', first_by_key[key], self.env._(
+                    "%(field)s %(value)s already belongs to %(record)s in Odoo: use it, create a separate "
+                    "record, or skip.", field=field, value=record[field], record=record.display_name),
+                    res_model=obj.target_model, res_id=record.id)
+
+
+def run_audit(project):
+    return Audit(project).run()

@@ -1,0 +1,100 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Read written records back and compare them, field by field, with the source.
+
+For each mapped field: the source value, the value the mapping produced, the
+value Odoo holds now, equal or not and why (truncated, rounded, timezone,
+reformatted).  Sample runs store every line; every run counts mismatches.
+"""
+import pytz
+
+from odoo.tools import float_compare, float_round, html2plaintext
+
+from ..connectors import mapper as mapping
+from ..connectors.converters import is_empty
+from .constants import ACTIVITY_PREFIX
+
+COMPARED = ('char', 'text', 'html', 'integer', 'float', 'monetary', 'boolean', 'date', 'datetime',
+            'selection', 'many2one', 'many2many', 'many2one_reference')
+
+
+def compare_entries(loader, entries, store):
+    """Return ``(diff values, mismatches)`` for the created/updated ``entries``."""
+    model = loader.Model.with_context(active_test=False)
+    specs = [spec for spec in loader.mapper.specs if not spec.target.startswith(ACTIVITY_PREFIX)]
+    written = [e for e in entries if e.outcome in ('created', 'updated') and e.res_id]
+    if not written:
+        return [], 0
+    records = model.browse([e.res_id for e in written])
+    # Read what the database holds, not what this transaction's cache remembers writing.
+    records.invalidate_recordset()
+    records = {r.id: r for r in records}
+    viewer_tz = loader.run.create_uid.tz or 'UTC'
+    diffs, mismatches = [], 0
+    for entry in written:
+        record = records[entry.res_id]
+        for spec in specs:
+            field = model._fields.get(spec.target)
+            if spec.target not in entry.values or not field or field.type not in COMPARED:
+                continue
+            source_text = ' '.join(mapping.value_to_text(entry.row.get(s)) for s in spec.sources
+                                   if not is_empty(entry.row.get(s)))
+            mapped = entry.values[spec.target]
+            equal, reason, mapped_text, odoo_text = compare(
+                field, spec, source_text, mapped, record, loader.project.source_tz, viewer_tz)
+            if not equal:
+                mismatches += 1
+            if store:
+                diffs.append({
+                    'run_id': loader.run.id, 'object_id': loader.obj.id, 'source_id': entry.source_id,
+                    'res_model': model._name, 'res_id': record.id, 'field_name': spec.target,
+                    'field_label': field.string, 'source_value': source_text, 'mapped_value': mapped_text,
+                    'odoo_value': odoo_text, 'equal': equal, 'reason': reason or False,
+                })
+    return diffs, mismatches
+
+
+def compare(field, spec, source_text, mapped, record, source_tz, viewer_tz):
+    value = record[field.name]
+    kind = field.type
+    if kind == 'many2one':
+        mapped_id = mapped or False
+        target = record.env[field.comodel_name].browse(mapped_id) if mapped_id else None
+        return (value.id or False) == mapped_id, None, target.display_name if target else '', value.display_name or ''
+    if kind == 'many2many':
+        ids = set(mapped[0][2]) if mapped else set()
+        names = ', '.join(record.env[field.comodel_name].browse(sorted(ids)).mapped('display_name'))
+        return set(value.ids) == ids, None, names, ', '.join(value.mapped('display_name'))
+    if kind == 'selection':
+        labels = dict(field._description_selection(record.env))
+        return value == mapped, None, labels.get(mapped, mapped or ''), labels.get(value, value or '')
+    if kind in ('float', 'monetary'):
+        digits = field.get_digits(record.env)
+        precision = digits[1] if digits else 6
+        mapped_number = float(mapped or 0.0)
+        if float_compare(mapped_number, value or 0.0, precision_digits=precision) != 0:
+            return False, 'stored as %s' % value, mapping.value_to_text(mapped), mapping.value_to_text(value)
+        rounded = float_round(mapped_number, precision_digits=precision) != mapped_number
+        return (not rounded, 'rounded to %d decimals' % precision if rounded else None,
+                mapping.value_to_text(mapped), mapping.value_to_text(value))
+    if kind == 'html':
+        mapped_text, odoo_text = html2plaintext(mapped or ''), html2plaintext(value or '')
+        return mapped_text == odoo_text, None if mapped_text == odoo_text else 'reformatted', mapped_text, odoo_text
+    if kind == 'datetime':
+        equal = value == mapped
+        reason = None if equal else 'stored as %s UTC' % value
+        if equal and value and source_tz != viewer_tz:
+            source_clock = pytz.utc.localize(value).astimezone(pytz.timezone(source_tz or 'UTC'))
+            viewer_clock = pytz.utc.localize(value).astimezone(pytz.timezone(viewer_tz))
+            if source_clock.replace(tzinfo=None) != viewer_clock.replace(tzinfo=None):
+                equal = False
+                reason = 'timezone: %s in %s is shown as %s to users in %s' % (
+                    source_clock.strftime('%Y-%m-%d %H:%M'), source_tz, viewer_clock.strftime('%Y-%m-%d %H:%M'),
+                    viewer_tz)
+        return equal, reason, mapping.value_to_text(mapped), mapping.value_to_text(value)
+    odoo_text = mapping.value_to_text(value if value is not False or kind == 'boolean' else '')
+    mapped_text = mapping.value_to_text(mapped)
+    if kind in ('char', 'text') and spec.transform == 'direct' and len(source_text) > len(odoo_text) \
+            and odoo_text and source_text.startswith(odoo_text):
+        return False, 'truncated from %d to %d characters' % (len(source_text), len(odoo_text)), mapped_text, odoo_text
+    equal = value == mapped or (mapped in (None, '') and value in (False, ''))
+    return equal, None if equal else 'stored as %s' % odoo_text, mapped_text, odoo_text
