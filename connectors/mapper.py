@@ -163,11 +163,13 @@ class Mapper:
                 raise ValueError('required, but empty in the source')
             else:
                 return None, warning
-        value = self._coerce(spec, value)
-        if spec.size and isinstance(value, str) and len(value) > spec.size:
-            warning = 'truncated from %d to %d characters' % (len(value), spec.size)
-            value = value[:spec.size]
-        return value, warning
+        if spec.size and spec.ttype in ('char', 'text', 'html'):
+            # Cut the text itself: for HTML, before it is escaped and wrapped.
+            text = value_to_text(value)
+            if len(text) > spec.size:
+                warning = 'truncated from %d to %d characters' % (len(text), spec.size)
+                value = text[:spec.size]
+        return self._coerce(spec, value), warning
 
     def _coerce(self, spec, value):
         transform, ttype = spec.transform, spec.ttype

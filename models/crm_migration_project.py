@@ -159,6 +159,7 @@ class CrmMigrationProject(models.Model):
         for project in self:
             if project.record_ids.filtered(lambda r: r.operation in LIVE_OPERATIONS):
                 raise UserError(self.env._("Roll back the project's records before resetting its mapping."))
+            project.object_ids.field_ids.unlink()
             project.object_ids.unlink()
             project._apply_template()
 

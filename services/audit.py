@@ -62,7 +62,10 @@ class Audit:
     def audit_object(self, obj, source):
         env = self.env
         mapper = build_mapper(obj)
-        dedup_field = obj.dedup_field if obj.dedup_field in env[obj.target_model]._fields else None
+        # The object's hold-back key, else any e-mail it maps: two patients with
+        # one address are worth a look even when nothing holds them back.
+        dedup_field = obj.dedup_field if obj.dedup_field in env[obj.target_model]._fields else next(
+            (spec.target for spec in mapper.specs if spec.transform == 'email'), None)
         names_and_births = 'x_date_of_birth' in {spec.target for spec in mapper.specs} and obj.target_model == 'crm.lead'
         ids, first_by_key, first_by_person = set(), {}, {}
         for row in source.iter_rows(obj.name):
@@ -103,7 +106,7 @@ class Audit:
                 else:
                     first_by_person[person] = source_id
         self.ids[obj.name] = ids
-        if dedup_field and first_by_key and not obj.match_existing:
+        if obj.dedup_field and first_by_key and not obj.match_existing:
             self.check_existing(obj, dedup_field, first_by_key)
 
     def check_reference(self, obj, source_id, value):

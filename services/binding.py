@@ -6,6 +6,8 @@ by synonym, name or similarity, else a new x_ field typed from its values.
 Every line says why it was proposed and how sure the proposal is; nothing
 loads until a person confirms the mapping on the project.
 """
+import re
+
 from odoo.models import MAGIC_COLUMNS
 
 from ..connectors import converters, proposal
@@ -129,11 +131,17 @@ def _bind_line(line, plan, labels, concepts, used):
             "No column of the file matches (%s)", ', '.join(g[0] for g in groups))})
 
 
+ID_LIKE = re.compile(r'(^|_)(id|number|no|num|nr|ref|reference|code|mrn|key)$')
+
+
 def _guess_key(keys, sample):
-    """A source id column when the template names none: unique, never empty, id-like."""
-    for key in sorted(keys, key=lambda k: (k != 'id', not k.endswith('_id'))):
+    """A source id column when the template names none: id-like name, unique and never empty in the sample."""
+    def rank(key):
+        return (key != 'id', not key.endswith('_id'), keys.index(key))
+
+    for key in sorted((k for k in keys if ID_LIKE.search(k)), key=rank):
         values = [row.get(key) for row in sample]
-        if (key == 'id' or key.endswith('_id')) and values and all(values) and len(set(values)) == len(values):
+        if values and all(not converters.is_empty(v) for v in values) and len(set(map(str, values))) == len(values):
             return key
     return None
 

@@ -139,6 +139,7 @@ def import_mapping(project, data):
     bound = {obj.name: {'attachment_id': obj.attachment_id.id, 'sheet_name': obj.sheet_name,
                         'source_columns': obj.source_columns, 'row_count': obj.row_count}
              for obj in project.object_ids}
+    project.object_ids.field_ids.unlink()  # lines look objects up: they go first
     project.object_ids.unlink()
     for obj in apply_template(project, data):
         if obj.name in bound:

@@ -9,3 +9,4 @@ from . import test_security
 from . import test_cron
 from . import test_runs
 from . import test_crash_resume
+from . import test_workbench
