@@ -9,15 +9,23 @@ from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import UserError
 
 from ..connectors import tabular
-from ..services import audit, inventory, sample, schema, templates
+from ..connectors.exceptions import ConnectorError
+from ..services import audit, binding, inventory, sample, schema, sources, templates
 from ..services.constants import LIVE_OPERATIONS
 
 # Odoo's own import sends 2000 rows per request; 500 keeps one batch of
 # crm.lead well under a minute on a small server, so a cron step that is
 # killed loses little work.
 DEFAULT_BATCH_SIZE = 500
-SOURCE_TYPES = [('clinic', 'Clinic software export (CSV/XLSX)')]
-FILE_SOURCES = ('clinic',)
+SOURCE_TYPES = [
+    ('clinic', 'Clinic software export (CSV/XLSX)'),
+    ('cliniko', 'Cliniko (API)'),
+    ('clio', 'Clio Manage (API)'),
+    ('nocrm', 'noCRM.io (API)'),
+    ('clientjoy', 'Clientjoy export (CSV/XLSX)'),
+]
+FILE_SOURCES = ('clinic', 'clientjoy')
+MANAGERS = 'crm_migration.group_crm_migration_manager'
 
 
 class CrmMigrationProject(models.Model):
@@ -65,6 +73,29 @@ class CrmMigrationProject(models.Model):
         readonly=True, copy=False,
         help="Start of the last successful full or delta run: the next delta asks for rows changed after it.")
     last_delta_at = fields.Datetime(readonly=True, copy=False)
+
+    # Connection (API sources).  Secrets: managers only, never copied,
+    # exported, tracked in the chatter or written to a log.
+    api_key = fields.Char('API key', groups=MANAGERS, copy=False, exportable=False)
+    api_access_token = fields.Char('Access token', groups=MANAGERS, copy=False, exportable=False)
+    api_refresh_token = fields.Char('Refresh token', groups=MANAGERS, copy=False, exportable=False)
+    api_client_secret = fields.Char('Client secret', groups=MANAGERS, copy=False, exportable=False)
+    api_client_id = fields.Char('Client id', groups=MANAGERS, copy=False)
+    api_region = fields.Selection([('us', 'United States'), ('eu', 'Europe'), ('ca', 'Canada'), ('au', 'Australia')],
+                                  'Clio region', default='us')
+    api_subdomain = fields.Char('noCRM.io subdomain', help="The xxx of https://xxx.nocrm.io")
+    api_user_agent = fields.Char(help="Cliniko requires the application's name and a contact e-mail, e.g. "
+                                      "'Acme migration (it@acme.example)'. Defaults to the company e-mail.")
+    api_base_url = fields.Char('API base URL', groups=MANAGERS,
+                               help="Only to reach a proxy or a test server; empty uses the vendor's.")
+    api_rate_limit = fields.Integer('Requests per minute', help="Client-side limit; 0 uses the vendor's "
+                                                                "(Clio 50, Cliniko 200).")
+    api_daily_budget = fields.Integer('Requests left today', help="noCRM.io: 2,000 requests a day per account. "
+                                                                  "A run needing more is refused before it starts.")
+    api_multiday = fields.Boolean('Spread over several days', help="noCRM.io: start even when the run needs more "
+                                                                    "requests than remain today; it waits for the daily "
+                                                                    "reset at each 429 and resumes by itself.")
+    connection_message = fields.Text(readonly=True, copy=False)
 
     # Loading options
     batch_size = fields.Integer(default=DEFAULT_BATCH_SIZE, required=True)
@@ -231,9 +262,48 @@ class CrmMigrationProject(models.Model):
         self.ensure_one()
         self._check_gates()
         self._check_ready()
+        self._check_quota()
         run = self._create_run('full')
         run._schedule()
         return run._open_form()
+
+    def action_test_connection(self):
+        """What the credentials can see: objects and counts, and what to know first (plan, permissions)."""
+        self.ensure_one()
+        self.check_access('write')
+        try:
+            result = self._get_source().test_connection()
+        except ConnectorError as error:
+            result = {'ok': False, 'objects': {}, 'messages': [str(error)]}
+        lines = [self.env._("Connected.") if result['ok'] else self.env._("Not connected.")]
+        lines += ['%s: %s' % (name, self.env._('unknown') if count is None else count)
+                  for name, count in result['objects'].items()]
+        lines += result['messages']
+        self.connection_message = '\n'.join(lines)
+        return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
+            'title': self.env._("Test connection"), 'message': '\n'.join(lines),
+            'type': 'success' if result['ok'] else 'danger', 'sticky': not result['ok'],
+            'next': {'type': 'ir.actions.act_window_close'}}}
+
+    def action_read_structure(self):
+        """API sources: read each object's fields and a page of rows, and propose the mapping."""
+        self.ensure_one()
+        self.check_access('write')
+        source = self._get_source()
+        offered = {name: label for name, label, _headers in source.objects()}
+        for obj in self.object_ids:
+            if obj.name not in offered:
+                obj.write({'enabled': False})
+                continue
+            binding.bind_table(obj, None, sources.ApiTable(source, obj.name, offered[obj.name]))
+        return True
+
+    def _store_clio_tokens(self, tokens):
+        """Clio rotated the OAuth tokens during a run: keep the new ones (never logged)."""
+        values = {'api_access_token': tokens.get('access_token')}
+        if tokens.get('refresh_token'):
+            values['api_refresh_token'] = tokens['refresh_token']
+        self.sudo().write(values)
 
     def action_export_mapping(self):
         """The mapping as JSON, importable into another project (same format as the templates)."""
@@ -328,6 +398,17 @@ class CrmMigrationProject(models.Model):
     def _is_file_source(self):
         return self.source_type in FILE_SOURCES
 
+    def _check_quota(self):
+        """noCRM.io: refuse a run that needs more requests than the account has left today."""
+        source = self._get_source() if not self._is_file_source() else None
+        if source is None or not hasattr(source, 'check_budget'):
+            return
+        counts = {obj.name: obj.row_count for obj in self.object_ids.filtered('enabled')}
+        try:
+            source.check_budget(counts, [o.name for o in self.object_ids.filtered('enabled')])
+        except ConnectorError as error:
+            raise UserError(str(error)) from error
+
     def _check_confirmed(self):
         if self.state == 'draft':
             raise UserError(self.env._("Review the proposed mapping and confirm it first."))
@@ -355,16 +436,14 @@ class CrmMigrationProject(models.Model):
         enabled = self.object_ids.filtered('enabled')
         if not enabled:
             raise UserError(self.env._("Enable at least one object to migrate."))
-        missing = enabled.filtered(lambda o: not o.attachment_id)
+        missing = enabled.filtered(lambda o: not o.attachment_id) if self._is_file_source() else enabled.browse()
+        if not self._is_file_source() and not (self.sudo().api_key or self.sudo().api_access_token
+                                               or self.sudo().api_refresh_token):
+            raise UserError(self.env._("Enter the source's credentials (tab Connection) first."))
         if missing:
             raise UserError(self.env._(
                 "No file was uploaded for: %s. Upload the export or disable these objects.",
                 ', '.join(missing.mapped('label'))))
-        not_installed = enabled.filtered(lambda o: not o.model_installed)
-        if not_installed:
-            raise UserError(self.env._(
-                "These objects target models that are not installed: %s",
-                ', '.join('%s (%s)' % (o.label, o.target_model) for o in not_installed)))
         if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
             raise UserError(self.env._("A run of this project is already queued or running."))
 
@@ -431,8 +510,10 @@ class CrmMigrationProject(models.Model):
         return {'.': False, ',': True}.get(self.decimal_separator)
 
     def _get_source(self):
-        """The connector for this project: the uploaded tables and documents."""
+        """The connector for this project: the API, or the uploaded tables and documents."""
         self.ensure_one()
+        if not self._is_file_source():
+            return sources.build_api_source(self.sudo())
         tables, documents = {}, {}
         for attachment in self.file_ids:
             if attachment.description == 'crm_migration:export':
@@ -508,7 +589,8 @@ class CrmMigrationProject(models.Model):
         from odoo.tools import file_open, file_path  # noqa: PLC0415 (demo only)
         import os  # noqa: PLC0415
 
-        project = self.create({'name': self.env._('Demo clinic (sample export)'), 'source_tz': 'Australia/Sydney'})
+        project = self.create({'name': self.env._('Demo clinic (sample export)'), 'source_tz': 'Australia/Sydney',
+                               'sample_size': 40})
         folder = file_path('crm_migration/demo/clinic')
         attachments = self.env['ir.attachment']
         for name in sorted(os.listdir(folder)):

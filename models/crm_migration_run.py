@@ -262,7 +262,9 @@ class CrmMigrationRun(models.Model):
         self.env.ref('crm_migration.ir_cron_crm_migration_run')._trigger(at)
 
     def _objects(self):
-        objects = self.project_id.object_ids.filtered('enabled')._sorted_for_load()
+        # A target in an app that is not installed is left out (the inventory says
+        # which app to install); everything else still migrates.
+        objects = self.project_id.object_ids.filtered(lambda o: o.enabled and o.model_installed)._sorted_for_load()
         return objects if self.kind in LOAD_KINDS else objects[::-1]
 
     def _start(self):

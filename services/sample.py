@@ -24,12 +24,13 @@ def select_sample(project, size):
         mapped_columns = [line._source_list() for line in lines if line.value_map_ids or line.transform == 'value_map']
         lookups = [(line._source_list(), line.lookup_object_id.name) for line in lines
                    if line.transform == 'lookup' and line.lookup_object_id.name in picked]
-        covered, chosen = set(), picked[obj.name]
+        covered, chosen, seen = set(), picked[obj.name], set()
         spread = 0
         for index, row in enumerate(source.iter_rows(obj.name)):
             source_id = mapping.value_to_text(row.get(obj.source_key)).strip()
             if not source_id:
                 continue
+            seen.add(source_id)
             combination = tuple(mapping.normalize_key(row.get(c)) for columns in mapped_columns for c in columns)
             take = source_id in chosen
             if mapped_columns and combination not in covered:
@@ -46,4 +47,6 @@ def select_sample(project, size):
                     parent_id = mapping.value_to_text(row.get(column)).strip()
                     if parent_id:
                         picked[parent].add(parent_id)
+        # A child pointing to a record missing from its file: nothing to sample there.
+        chosen &= seen
     return {name: sorted(ids) for name, ids in picked.items()}
