@@ -122,7 +122,10 @@ def _bind_line(line, plan, labels, concepts, used):
     env = line.env
     if chosen:
         line.write({
-            'source_fields': ','.join(dict.fromkeys(chosen)), 'enabled': True, 'note': False,
+            'source_fields': ','.join(dict.fromkeys(chosen)), 'note': False,
+            # Re-enable what binding itself disabled (a column missing from an
+            # earlier file), never a line the template or a person turned off.
+            'enabled': line.enabled or bool(line.note),
             'confidence': confidence,
             'reason': '; '.join(reasons) or env._("Listed in the source's template"),
         })

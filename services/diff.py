@@ -68,8 +68,12 @@ def compare(field, spec, source_text, mapped, record, source_tz, viewer_tz):
         labels = dict(field._description_selection(record.env))
         return value == mapped, None, labels.get(mapped, mapped or ''), labels.get(value, value or '')
     if kind in ('float', 'monetary'):
-        digits = field.get_digits(record.env)
-        precision = digits[1] if digits else 6
+        if kind == 'monetary':
+            currency = record[field.get_currency_field(record)] if field.get_currency_field(record) else None
+            precision = currency.decimal_places if currency else 2
+        else:
+            digits = field.get_digits(record.env)
+            precision = digits[1] if digits else 6
         mapped_number = float(mapped or 0.0)
         if float_compare(mapped_number, value or 0.0, precision_digits=precision) != 0:
             return False, 'stored as %s' % value, mapping.value_to_text(mapped), mapping.value_to_text(value)

@@ -1,4 +1,6 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
@@ -43,3 +45,52 @@ class TestSecurity(CrmMigrationCommon):
         visible = self.env['crm.migration.project'].with_user(self.user).search([])
         self.assertIn(self.project, visible)
         self.assertNotIn(hidden, visible)
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestCredentials(CrmMigrationCommon):
+    """Secrets: managers only, never in logs, messages, copies or exports."""
+
+    SECRET = 'MS0xMjM0NTY3ODk-secret-au2'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.user = new_test_user(cls.env, 'migration_reader', groups='crm_migration.group_crm_migration_user')
+        cls.api_project = cls.env['crm.migration.project'].create({
+            'name': 'Cliniko clinic', 'source_type': 'cliniko', 'api_key': cls.SECRET,
+            'api_user_agent': 'Clinic migration (it@clinic.example)'})
+
+    def test_user_cannot_read_credentials(self):
+        project = self.api_project.with_user(self.user)
+        self.assertEqual(project.name, 'Cliniko clinic')
+        with self.assertRaises(AccessError):
+            project.api_key  # noqa: B018
+        with self.assertRaises(AccessError):
+            project.read(['api_key'])
+        self.assertNotIn('api_key', project.fields_get())
+
+    def test_secret_not_copied_exported_or_tracked(self):
+        copy = self.api_project.copy()
+        self.assertFalse(copy.api_key)
+        self.assertFalse(self.env['crm.migration.project']._fields['api_key'].exportable)
+        self.api_project.api_key = self.SECRET + 'x'
+        bodies = ' '.join(self.api_project.message_ids.mapped('body'))
+        self.assertNotIn(self.SECRET, bodies)
+        self.assertNotIn(self.SECRET, str(self.api_project.message_ids.tracking_value_ids.mapped('new_value_char')))
+
+    def test_secret_never_logged_nor_shown_on_failure(self):
+        from .api_server import ApiServer, Reply
+        server = ApiServer()
+        self.addCleanup(server.close)
+        server.script('GET', '/v1/user', Reply(401, {'message': 'bad key ' + self.SECRET}))
+        self.api_project.api_base_url = server.url + '/v1'
+        with self.assertLogs('odoo.addons.crm_migration', level='DEBUG') as logs:
+            logging.getLogger('odoo.addons.crm_migration').debug('start')
+            action = self.api_project.action_test_connection()
+        self.assertEqual(action['params']['type'], 'danger')
+        shown = action['params']['message'] + (self.api_project.connection_message or '')
+        self.assertIn('Not connected', shown)
+        self.assertNotIn(self.SECRET, shown)
+        self.assertNotIn(self.SECRET, '\n'.join(logs.output))
+        self.assertTrue(server.requests('GET', '/v1/user'), "the request really went to the loopback API")
