@@ -14,7 +14,7 @@ from . import converters
 
 TRANSFORMS = (
     'direct', 'concat', 'value_map', 'first_phone', 'other_phones',
-    'email', 'lookup', 'user', 'file', 'product',
+    'email', 'lookup', 'user', 'file', 'product', 'is_set', 'is_empty',
 )
 
 
@@ -147,6 +147,9 @@ class Mapper:
     def _map_field(self, spec, row):
         warning = None
         value = self._raw(spec, row)
+        if spec.transform in ('is_set', 'is_empty'):
+            # "archived_at has a date" -> archived; never empty, never a default.
+            return converters.is_empty(value) == (spec.transform == 'is_empty'), None
         if spec.value_map is not None and (spec.transform == 'value_map' or spec.value_map):
             key = normalize_key(value_to_text(value))
             if key in spec.value_map:

@@ -63,6 +63,8 @@ class CrmMigrationField(models.Model):
         ('user', 'User by e-mail'),
         ('file', 'File content'),
         ('product', 'Product by code or name'),
+        ('is_set', 'Yes when the source has a value'),
+        ('is_empty', 'Yes when the source is empty'),
     ], default='direct', required=True)
     separator = fields.Char(default=' ', help="Joins concatenated columns.")
     lookup_object_id = fields.Many2one(
@@ -70,6 +72,8 @@ class CrmMigrationField(models.Model):
         domain="[('project_id', '=', project_id)]")
     default_value = fields.Char(help="Used when the source is empty, or for a value missing from the value map.")
     required = fields.Boolean(help="A row where this is empty fails with a clear reason.")
+    optional = fields.Boolean(help="For links by name: when no record has that name, leave the field empty "
+                                   "with a warning instead of failing the row.")
     create_missing = fields.Boolean(
         help="For links by name (stage, tag, lost reason): create the record when none has that name.")
     value_map_ids = fields.One2many('crm.migration.value.map', 'field_id', string='Value map', copy=True)

@@ -6,7 +6,8 @@ from odoo import api, fields, models
 from ..services.constants import LIVE_OPERATIONS
 
 # Object settings that change what loads (file bindings and counts do not).
-MAPPING_FIELDS = {'enabled', 'source_key', 'target_model', 'dedup_field', 'match_existing', 'sequence'}
+MAPPING_FIELDS = {'enabled', 'source_key', 'target_model', 'dedup_field', 'match_existing', 'sequence',
+                  'create_records', 'create_partner'}
 from odoo.exceptions import ValidationError
 
 
@@ -42,6 +43,12 @@ class CrmMigrationObject(models.Model):
     dedup_field = fields.Char(
         'Duplicate key', help="Target field whose equal values flag duplicates (e.g. email): the "
                               "second record is held with an issue instead of being created or merged silently.")
+    create_records = fields.Boolean(
+        'Create missing records', default=True,
+        help="Off for objects that only link to what exists (staff to Odoo users): a row with no match "
+             "becomes an issue where a person picks the record, instead of a new record.")
+    create_partner = fields.Boolean(
+        'Create the contact', help="Leads: also create each lead's contact (res.partner), recorded with the lead.")
     match_existing = fields.Boolean(
         help="Update an Odoo record that already has the same duplicate key instead of flagging it. "
              "Its previous values are recorded for rollback.")

@@ -99,6 +99,7 @@ class ObjectLoader:
         lines = active_lines(obj)
         self.mapper = build_mapper(obj, lines)
         self.create_missing = {line.target_field for line in lines if line.create_missing}
+        self.optional = {line.target_field for line in lines if line.optional}
         self.signature = hashlib.sha1(obj._mapping_signature().encode()).hexdigest()
         self.reference_fields = [name for name, field in self.Model._fields.items()
                                  if field.type == 'many2one_reference' and name in
@@ -118,6 +119,10 @@ class ObjectLoader:
         counts = {'read': len(rows)}
         if writable:
             self._write(writable)
+            if self.obj.create_partner and self.obj.target_model == 'crm.lead':
+                for entry in writable:
+                    if entry.outcome == 'created':
+                        self._lead_partner(self.obj.name, entry.source_id, entry.res_id)
             diffs, counts['mismatch'] = diff.compare_entries(self, writable, store=self.run.kind == 'sample')
             if diffs:
                 self.env['crm.migration.diff'].create(diffs)
@@ -237,9 +242,16 @@ class ObjectLoader:
                     if field.type == 'many2one_reference':
                         result[field.model_field] = target[0]
                         target = target[1]
+                elif isinstance(target, int) and isinstance(value, mapping.UserRef) \
+                        and field.comodel_name == 'res.partner':
+                    target = self.env['res.users'].browse(target).partner_id.id
                 elif isinstance(target, str) or target is None:
                     problem = target or self.env._("%(field)s: %(value)s not found",
                                                    field=field.string, value=value)
+                    if isinstance(value, mapping.NameRef) and name in self.optional:
+                        # An optional link (an insurer by name): leave it empty, say so.
+                        entry.problems.append(mapping.Problem(name, problem, blocking=False))
+                        continue
                     # An unknown user leaves the field empty (the record still
                     # lands); anything else would write a wrong link.
                     entry.problems.append(mapping.Problem(
@@ -264,10 +276,15 @@ class ObjectLoader:
         res_model, res_id = link
         if field.type == 'many2one_reference':
             return link
+        if field.type == 'many2many' and field.comodel_name == res_model:
+            return [(4, res_id)]
         if field.comodel_name == res_model:
             return res_id
         if field.comodel_name == 'res.partner' and res_model == 'crm.lead':
-            return self._lead_partner(ref, res_id)
+            return self._lead_partner(ref.object, ref.source_id, res_id)
+        if field.comodel_name == 'res.partner' and res_model == 'res.users':
+            # An author or attendee given as a user: Odoo wants the user's partner.
+            return self.env['res.users'].browse(res_id).partner_id.id
         entry.problems.append(mapping.Problem(field.name, self.env._(
             "%(field)s links to %(model)s but %(object)s were loaded as %(loaded)s.",
             field=label, model=field.comodel_name, object=ref.object, loaded=res_model)))
@@ -290,7 +307,7 @@ class ObjectLoader:
                 resolved[mapping.LookupRef(object_name, link.source_id)] = (link.res_model, link.res_id)
         return resolved
 
-    def _lead_partner(self, ref, lead_id):
+    def _lead_partner(self, object_name, source_id, lead_id):
         """The contact of a migrated lead, created (and recorded) when it has none.
 
         A billing invoice needs a res.partner while the patient was loaded as a
@@ -299,11 +316,11 @@ class ObjectLoader:
         lead = self.env['crm.lead'].browse(lead_id)
         if lead.partner_id:
             return lead.partner_id.id
-        obj = self.project.object_ids.filtered(lambda o: o.name == ref.object)
+        obj = self.project.object_ids.filtered(lambda o: o.name == object_name)
         values = lead._prepare_customer_values(lead.contact_name or lead.name)
         partner = self.env['res.partner'].with_context(IMPORT_CONTEXT).create(values)
         lead.with_context(IMPORT_CONTEXT).partner_id = partner
-        links = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', ref.source_id),
+        links = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', source_id),
                                     ('res_model', 'in', ('res.partner', 'crm.lead'))])
         # The lead was just written by the migration, not by a user.
         links.filtered(lambda l: l.res_model == 'crm.lead').synced_at = self.env.cr.now()
@@ -315,7 +332,7 @@ class ObjectLoader:
             link.write(link_values)
         else:
             self.Record.create(dict(link_values, project_id=self.project.id, object_id=obj.id,
-                                    source_id=ref.source_id, res_model='res.partner'))
+                                    source_id=source_id, res_model='res.partner'))
         return partner.id
 
     def _resolve_name(self, ref):
@@ -430,7 +447,7 @@ class ObjectLoader:
             if not key:
                 continue
             issue = issue_by_source.get(entry.source_id)
-            if issue and issue.state != 'open':
+            if issue and issue.state != 'open' and issue.kind == 'duplicate':
                 entry.resolution = issue.resolution
                 if issue.resolution == 'skip':
                     entry.outcome, entry.message = 'skipped', self.env._("Skipped: duplicate resolved as 'do not migrate'.")
@@ -484,9 +501,29 @@ class ObjectLoader:
             elif entry.resolution == 'match':
                 entry.outcome = 'update'
                 entry.values = {k: v for k, v in entry.values.items() if v is not None}
+            elif not self.obj.create_records:
+                self._hold_unmatched(entry)
             else:
                 entry.outcome = 'create'
                 entry.values = {k: v for k, v in entry.values.items() if v is not None}
+
+    def _hold_unmatched(self, entry):
+        """Match-only objects (users): no record is created, a person links the row."""
+        picked = self.env['crm.migration.issue'].search([
+            ('object_id', '=', self.obj.id), ('kind', '=', 'unmatched_user'), ('source_id', '=', entry.source_id),
+            ('state', '=', 'resolved'), ('user_id', '!=', False)], limit=1)
+        if picked and self.obj.target_model == 'res.users':
+            entry.outcome, entry.res_id = 'linked', picked.user_id.id
+            entry.message = self.env._("Linked to %s, picked on the issue.", picked.user_id.name)
+            return
+        key = entry.values.get(self.obj.dedup_field) or entry.source_id
+        kind = 'unmatched_user' if self.obj.target_model == 'res.users' else 'orphan'
+        message = self.env._(
+            "No %(model)s has %(field)s %(value)s: this object only links to existing records. Create it in "
+            "Odoo or pick one on the issue, then rerun.", model=self.Model._description,
+            field=self.obj.dedup_field or 'id', value=key)
+        entry.outcome, entry.message = 'skipped', message
+        self._issue(kind, entry.source_id, message)
 
     # ------------------------------------------------------------------
     # Writing
@@ -540,6 +577,8 @@ class ObjectLoader:
         to_create = []
         for entry in entries:
             values = dict(entry.activity)
+            if not values.get('date_deadline'):
+                continue  # no date in the source: nothing was scheduled
             link = entry.activity_link
             activity = Activity.browse(link.res_id).exists() if link and link.operation in LIVE_OPERATIONS else None
             if activity:

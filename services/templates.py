@@ -46,6 +46,8 @@ def apply_template(project, template):
             'exclude_patterns': ','.join(spec.get('exclude_patterns') or []),
             'dedup_field': spec.get('dedup_field') or False,
             'match_existing': spec.get('match_existing', False),
+            'create_records': spec.get('create', True),
+            'create_partner': spec.get('create_partner', False),
             'enabled': spec.get('enabled', True),
         }), spec)
         if spec.get('source_key_column'):
@@ -69,6 +71,7 @@ def apply_template(project, template):
                 'default_value': field.get('default') or False,
                 'required': field.get('required', False),
                 'create_missing': field.get('create_missing', False),
+                'optional': field.get('optional', False),
                 'new_field_type': field.get('type', 'char'),
                 'new_field_label': field.get('label') or False,
                 'new_field_relation': field.get('relation') or False,
@@ -104,6 +107,7 @@ def export_mapping(project):
                 'separator': line.separator if line.separator != ' ' else None,
                 'lookup_object': line.lookup_object_id.name,
                 'default': line.default_value, 'required': line.required, 'create_missing': line.create_missing,
+                'optional': line.optional,
                 'max_length': line.max_length,
                 'value_map': {v.source_value or '': v.target_value or '' for v in line.value_map_ids},
             }
@@ -119,6 +123,7 @@ def export_mapping(project):
             'file_patterns': [p for p in (obj.file_patterns or '').split(',') if p],
             'exclude_patterns': [p for p in (obj.exclude_patterns or '').split(',') if p],
             'dedup_field': obj.dedup_field or None, 'match_existing': obj.match_existing,
+            'create': obj.create_records, 'create_partner': obj.create_partner,
             'fields': fields,
         })
     template = load_template(project.source_type)

@@ -79,3 +79,13 @@ class TestMapper(BaseCase):
         self.assertIn("'nope' is not an e-mail address", messages)
         self.assertIn('bad line', messages)
         self.assertTrue(all(p.blocking for p in problems))
+
+    def test_is_set_and_is_empty(self):
+        mapper = m.Mapper([
+            spec('active', 'boolean', sources=('archived_at',), transform='is_empty'),
+            spec('x_cancelled', 'boolean', sources=('cancelled_at',), transform='is_set'),
+        ])
+        values, problems = mapper.map_row({'archived_at': '', 'cancelled_at': '2025-01-02T10:00:00Z'})
+        self.assertEqual((values, problems), ({'active': True, 'x_cancelled': True}, []))
+        values, _problems = mapper.map_row({'archived_at': '2025-01-02', 'cancelled_at': None})
+        self.assertEqual(values, {'active': False, 'x_cancelled': False})
