@@ -357,11 +357,26 @@ class ObjectLoader:
                 result = found.id
             elif self._may_create(ref.relation):
                 result = Relation.with_context(IMPORT_CONTEXT).create({name_field: ref.name}).id
+                self._record_side_record(ref.relation, ref.name, result)
             else:
                 result = self.env._("%(model)s: no record named %(name)r",
                                     model=Relation._description, name=ref.name)
         self._name_cache[key] = result
         return result
+
+    def _record_side_record(self, model, name, res_id):
+        """A stage, tag or team the mapping created by name: recorded like any row, so rollback removes it."""
+        source_id = '%s:%s' % (model, name)
+        values = {'res_id': res_id, 'operation': 'created', 'run_id': self.run.id, 'created_run_id': self.run.id,
+                  'synced_at': self.env.cr.now(), 'checksum': False,
+                  'message': self.env._("Created because a row names it")}
+        link = self.Record.search([('object_id', '=', self.obj.id), ('source_id', '=', source_id),
+                                   ('res_model', '=', model)])
+        if link:
+            link.write(values)
+        else:
+            self.Record.create(dict(values, project_id=self.project.id, object_id=self.obj.id,
+                                    source_id=source_id, res_model=model))
 
     def _may_create(self, relation):
         for name in self.create_missing:

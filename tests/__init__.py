@@ -10,3 +10,4 @@ from . import test_cron
 from . import test_runs
 from . import test_crash_resume
 from . import test_workbench
+from . import test_clientjoy

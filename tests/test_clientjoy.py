@@ -1,0 +1,126 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import os
+
+from odoo.tests import tagged
+from odoo.tools import file_open
+
+from .common import CrmMigrationCommon
+
+FOLDER = 'crm_migration/tests/fixtures/clientjoy'
+FILES = ('team_members.csv', 'pipeline_stages.csv', 'customers.csv', 'leads.csv', 'appointments.csv',
+         'activities.csv', 'invoices.csv', 'invoice_items.csv')
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestClientjoyExport(CrmMigrationCommon):
+    """Clientjoy has no public API: its seed mapping runs on the CSV exports."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.ref('base.user_admin').email = 'admin@yourcompany.example.com'
+        cls.priya = cls.env['res.users'].create({
+            'name': 'Priya Shah', 'login': 'priya', 'email': 'priya@agency.example',
+            'group_ids': [(6, 0, [cls.env.ref('sales_team.group_sale_salesman').id])]})
+        cls.cj = cls.env['crm.migration.project'].create({
+            'name': 'Agency (Clientjoy)', 'source_type': 'clientjoy', 'source_tz': 'America/New_York'})
+        files = {}
+        for name in FILES:
+            with file_open(os.path.join(FOLDER, name), 'rb') as handle:
+                files[name] = handle.read()
+        cls.cj_wizard = cls._upload(cls.cj, files)
+
+    def counts(self, models):
+        return {model: self.env[model].with_context(active_test=False).search_count([]) for model in models}
+
+    def cj_target(self, object_name, source_id, model=None):
+        link = self.cj.record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id
+                                           and r.res_model == (model or r.object_id.target_model))
+        self.assertIn(link.operation, ('created', 'updated', 'linked'), link.message)
+        return self.env[link.res_model].with_context(active_test=False).browse(link.res_id)
+
+    def test_export_lands_with_the_seed_mapping(self):
+        detected = {line.table_name: line.object_id.name for line in self.cj_wizard.line_ids}
+        self.assertEqual(detected, {
+            'team_members.csv': 'owners', 'pipeline_stages.csv': 'pipelines', 'customers.csv': 'customers',
+            'leads.csv': 'leads', 'appointments.csv': 'appointments', 'activities.csv': 'activities',
+            'invoices.csv': 'invoices', 'invoice_items.csv': 'invoice_items'})
+        models = ('crm.lead', 'res.partner', 'res.partner.category', 'crm.stage', 'crm.team', 'crm.tag',
+                  'crm.lost.reason', 'calendar.event', 'mail.message', 'mail.activity', 'account.move',
+                  'account.move.line')
+        before = self.counts(models)
+        run = self.run_full(self.cj)
+        # Owners are matched to Odoo users by e-mail, never created.
+        self.assertStat(run, 'owners', read=2, created=0, updated=2, failed=0)
+        self.assertStat(run, 'pipelines', created=3, failed=0)
+        self.assertStat(run, 'customers', created=2, failed=0)
+        self.assertStat(run, 'leads', created=3, failed=0)
+        self.assertStat(run, 'appointments', created=1, failed=0)
+        self.assertStat(run, 'activities', created=2, failed=0)
+        self.assertStat(run, 'invoices', created=1, failed=0)
+        self.assertStat(run, 'invoice_items', created=2, failed=0)
+        self.assertEqual(self.cj_target('owners', 'U2'), self.priya)
+        self.assertEqual(self.priya.x_clientjoy_owner_id, 'U2')
+
+        # Pipelines -> stages with order and probability; the pipeline -> a sales team.
+        stages = [self.cj_target('pipelines', sid) for sid in ('S1', 'S2', 'S3')]
+        self.assertEqual([(st.name, st.sequence, st.x_probability, st.is_won) for st in stages], [
+            ('Discovery', 1, 10.0, False), ('Proposal Sent', 2, 50.0, False), ('Closed Won', 3, 100.0, True)])
+        self.assertEqual(stages[0].x_pipeline_team_id.name, 'Agency deals')
+
+        # Customers -> company or individual partners.
+        company = self.cj_target('customers', 'C100')
+        self.assertEqual((company.name, company.is_company, company.email, company.phone, company.x_additional_phones),
+                         ('Brightside Dental', True, 'maya@brightside.example', '+1 415 555 0100', '+1 415 555 0101'))
+        self.assertEqual((company.user_id, company.country_id.code), (self.priya, 'US'))
+        self.assertEqual(sorted(company.category_id.mapped('name')), ['Dental', 'VIP'])
+        tom = self.cj_target('customers', 'C101')
+        self.assertEqual((tom.name, tom.is_company, tom.user_id.id), ('Tom Berg', False, False))
+        ghost = self.cj.issue_ids.filtered(lambda i: i.kind == 'unmatched_user')
+        self.assertIn('ghost@agency.example', ghost.message)
+
+        # Leads by lifecycle status, linked to their customer, with the follow-up as an activity.
+        open_lead = self.cj_target('leads', 'L1')
+        self.assertEqual((open_lead.name, open_lead.contact_name, open_lead.stage_id.name, open_lead.active),
+                         ('Brightside Dental', 'Maya Ortiz', 'Proposal Sent', True))
+        self.assertEqual((open_lead.partner_id, open_lead.user_id, open_lead.expected_revenue, open_lead.team_id.name),
+                         (company, self.priya, 12000.0, 'Agency deals'))
+        self.assertEqual([(a.date_deadline.isoformat(), a.summary) for a in open_lead.activity_ids],
+                         [('2025-04-02', 'Send revised proposal')])
+        self.assertEqual(self.cj_target('leads', 'L2').stage_id.name, 'Won')
+        lost = self.cj_target('leads', 'L3')
+        self.assertEqual((lost.active, lost.lost_reason_id.name), (False, 'Lost (Clientjoy)'))
+
+        # Appointments -> calendar events at the original time (New York -> UTC).
+        event = self.cj_target('appointments', 'M1')
+        self.assertEqual((event.name, str(event.start), str(event.stop)),
+                         ('Proposal walkthrough', '2025-04-03 19:00:00', '2025-04-03 19:45:00'))
+        self.assertEqual((event.opportunity_id, event.user_id, event.videocall_location),
+                         (open_lead, self.priya, 'https://zoom.example/j/1'))
+
+        # Engagements -> chatter messages with their original timestamps.
+        note = self.cj_target('activities', 'E1')
+        self.assertEqual((note.model, note.res_id, str(note.date), note.message_type, note.subtype_id),
+                         ('crm.lead', open_lead.id, '2024-03-02 19:30:00', 'comment', self.env.ref('mail.mt_note')))
+        self.assertIn('Wants a phased rollout', note.body)
+        email = self.cj_target('activities', 'E2')
+        self.assertEqual((email.model, email.res_id, str(email.date), email.message_type),
+                         ('res.partner', company.id, '2024-04-01 13:00:00', 'email'))
+
+        # Invoices -> draft customer invoices in their currency, with their lines.
+        invoice = self.cj_target('invoices', 'I7')
+        self.assertEqual((invoice.move_type, invoice.state, invoice.partner_id, invoice.currency_id.name),
+                         ('out_invoice', 'draft', company, 'USD'))
+        self.assertEqual((str(invoice.invoice_date), str(invoice.invoice_date_due), invoice.payment_reference),
+                         ('2024-04-01', '2024-05-01', 'INV-7'))
+        self.assertEqual([(line.name, line.quantity, line.price_unit) for line in invoice.invoice_line_ids],
+                         [('Website redesign - phase 1', 1.0, 800.0), ('Hosting (3 months)', 2.0, 100.0)])
+        self.assertEqual(invoice.amount_untaxed, 1000.0)
+
+        # Rerun: nothing twice.  Rollback: back to the counts found, users untouched.
+        again = self.run_full(self.cj)
+        self.assertEqual(sum(again.stat_ids.mapped('created_count')), 0)
+        self.run_rollback(self.cj)
+        self.assertEqual(self.counts(models), before)
+        self.assertTrue(self.priya.exists())
+        self.assertFalse(self.priya.x_clientjoy_owner_id, "the matched user's previous value is restored")
