@@ -56,16 +56,14 @@ def phase_load(env, cr, export, batch):
 def phase_migration(env, cr, export, batch, only_patients):
     project = env['crm.migration.project'].create({
         'name': 'bench', 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
-    attachments = env['ir.attachment']
-    for root, _dirs, files in os.walk(export):
-        for name in sorted(files):
+    files = {}
+    for root, _dirs, names in os.walk(export):
+        for name in sorted(names):
             if only_patients and name != 'patients.csv':
                 continue
             with open(os.path.join(root, name), 'rb') as handle:
-                attachments |= attachments.create({'name': name, 'raw': handle.read()})
-    wizard = env['crm.migration.upload'].create({'project_id': project.id, 'attachment_ids': [(6, 0, attachments.ids)]})
-    wizard.action_detect()
-    wizard.action_confirm()
+                files[name] = handle.read()
+    project._upload_export(files)
     project.action_prepare_fields()
     cr.commit()
     run = project._create_run('full')

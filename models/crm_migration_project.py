@@ -565,6 +565,15 @@ class CrmMigrationProject(models.Model):
             'context': {'default_project_id': self.id},
         }
 
+    def _upload_export(self, files):
+        """Upload ``{file name: bytes}`` and bind the tables, as the upload wizard does; return the wizard."""
+        self.ensure_one()
+        attachments = self.env['ir.attachment'].create([{'name': name, 'raw': content} for name, content in files.items()])
+        wizard = self.env['crm.migration.upload'].create({'project_id': self.id, 'attachment_ids': [(6, 0, attachments.ids)]})
+        wizard.action_detect()
+        wizard.action_confirm()
+        return wizard
+
     def _upload_file(self, filename, content):
         """Store one uploaded file on the project (``content`` is bytes)."""
         self.ensure_one()
@@ -592,20 +601,12 @@ class CrmMigrationProject(models.Model):
         project = self.create({'name': self.env._('Demo clinic (sample export)'), 'source_tz': 'Australia/Sydney',
                                'sample_size': 40})
         folder = file_path('crm_migration/demo/clinic')
-        attachments = self.env['ir.attachment']
-        for name in sorted(os.listdir(folder)):
-            path = os.path.join(folder, name)
-            if os.path.isdir(path):
-                names = [os.path.join(name, member) for member in sorted(os.listdir(path))]
-            else:
-                names = [name]
-            for relative in names:
-                with file_open('crm_migration/demo/clinic/%s' % relative, 'rb') as handle:
-                    attachments |= attachments.create({'name': os.path.basename(relative), 'raw': handle.read()})
-        wizard = self.env['crm.migration.upload'].create({
-            'project_id': project.id, 'attachment_ids': [(6, 0, attachments.ids)]})
-        wizard.action_detect()
-        wizard.action_confirm()
+        files = {}
+        for root, _dirs, names in os.walk(folder):
+            for name in sorted(names):
+                with file_open(os.path.join(root, name), 'rb') as handle:
+                    files[name] = handle.read()
+        project._upload_export(files)
         if not run:
             return project
         # The consultant's path, end to end: confirm, audit, decide, sample, approve, migrate.

@@ -58,13 +58,7 @@ class CrmMigrationCommon(TransactionCase):
 
     @classmethod
     def _upload(cls, project, files):
-        attachments = cls.env['ir.attachment'].create([
-            {'name': name, 'raw': content} for name, content in files.items()])
-        wizard = cls.env['crm.migration.upload'].create({
-            'project_id': project.id, 'attachment_ids': [(6, 0, attachments.ids)]})
-        wizard.action_detect()
-        wizard.action_confirm()
-        return wizard
+        return project._upload_export(files)
 
     def run_full(self, project=None):
         project = project or self.project

@@ -30,15 +30,12 @@ def setup(env, cr):
 
     env['product.product'].create({'name': 'Consultation', 'default_code': 'CONSULT'})
     project = env['crm.migration.project'].create({'name': 'Crash', 'batch_size': 2, 'source_tz': 'Australia/Sydney'})
-    folder = 'crm_migration/tests/fixtures/clinic'
-    attachments = env['ir.attachment']
+    files = {}
     for name in ('appointments.csv', 'attachments.csv', 'billing.xlsx', 'consent_form.pdf', 'patients.csv',
                  'practitioners.csv', 'registration.png'):
-        with file_open('%s/%s' % (folder, name), 'rb') as handle:
-            attachments |= attachments.create({'name': name, 'raw': handle.read()})
-    wizard = env['crm.migration.upload'].create({'project_id': project.id, 'attachment_ids': [(6, 0, attachments.ids)]})
-    wizard.action_detect()
-    wizard.action_confirm()
+        with file_open('crm_migration/tests/fixtures/clinic/%s' % name, 'rb') as handle:
+            files[name] = handle.read()
+    project._upload_export(files)
     project.action_prepare_fields()
     cr.commit()
     return {'project_id': project.id}
