@@ -94,3 +94,29 @@ class TestCredentials(CrmMigrationCommon):
         self.assertNotIn(self.SECRET, shown)
         self.assertNotIn(self.SECRET, '\n'.join(logs.output))
         self.assertTrue(server.requests('GET', '/v1/user'), "the request really went to the loopback API")
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestUploadGuards(CrmMigrationCommon):
+
+    def test_upload_size_limit_and_zip_guard(self):
+        import io
+        import zipfile
+
+        from odoo.exceptions import UserError
+
+        self.env['ir.config_parameter'].sudo().set_param('crm_migration.max_upload_mb', '1')
+        big = self.env['ir.attachment'].create({'name': 'huge.csv', 'raw': b'id,name\n' + b'1,x\n' * 300000})
+        wizard = self.env['crm.migration.upload'].create({'project_id': self.project.id,
+                                                          'attachment_ids': [(6, 0, big.ids)]})
+        with self.assertRaisesRegex(UserError, 'huge.csv exceed the upload limit of 1 MB'):
+            wizard.action_detect()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr('patients.csv', b'id,name\n' + b'1,x\n' * 300000)
+        bomb = self.env['ir.attachment'].create({'name': 'export.zip', 'raw': buffer.getvalue()})
+        self.assertLess(bomb.file_size, 2**20, "small once zipped")
+        wizard = self.env['crm.migration.upload'].create({'project_id': self.project.id,
+                                                          'attachment_ids': [(6, 0, bomb.ids)]})
+        with self.assertRaisesRegex(UserError, 'too large once unzipped'):
+            wizard.action_detect()

@@ -37,6 +37,12 @@ class CrmMigrationUpload(models.TransientModel):
         if not self.attachment_ids:
             raise UserError(self.env._("Add the exported files first."))
         project = self.project_id
+        limit = self._max_upload_bytes()
+        too_big = self.attachment_ids.filtered(lambda a: a.file_size > limit)
+        if too_big:
+            raise UserError(self.env._(
+                "%(files)s exceed the upload limit of %(mb)s MB (system parameter crm_migration.max_upload_mb).",
+                files=', '.join(too_big.mapped('name')), mb=limit // 2**20))
         stored, warnings = [], []
         for attachment in self.attachment_ids:
             if attachment.name.lower().endswith('.zip'):
@@ -100,6 +106,10 @@ class CrmMigrationUpload(models.TransientModel):
             'view_mode': 'form',
         }
 
+    def _max_upload_bytes(self):
+        megabytes = self.env['ir.config_parameter'].sudo().get_param('crm_migration.max_upload_mb', '1024')
+        return int(megabytes) * 2**20
+
     def _reopen(self):
         return {
             'type': 'ir.actions.act_window',
@@ -119,7 +129,8 @@ class CrmMigrationUpload(models.TransientModel):
             members = [m for m in archive.infolist()
                        if not m.is_dir() and not m.filename.startswith('__MACOSX/')
                        and not os.path.basename(m.filename).startswith('.')]
-            if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNZIPPED:
+            if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNZIPPED \
+                    or any(m.file_size > self._max_upload_bytes() for m in members):
                 raise UserError(self.env._("%s is too large once unzipped.", attachment.name))
             for member in members:
                 name = os.path.basename(member.filename)
