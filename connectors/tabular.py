@@ -9,9 +9,11 @@ re-opened for every pass and rows are yielded one by one, so a file is never
 held in memory as a whole.
 """
 import codecs
+import collections
 import csv
 import datetime
 import io
+import itertools
 import os
 import re
 import unicodedata
@@ -97,8 +99,12 @@ def detect_delimiter(lines):
         rows = [row for row in csv.reader(lines, delimiter=delimiter) if any(c.strip() for c in row)]
         if not rows:
             continue
-        width = len(rows[0])
-        consistent = sum(1 for row in rows if len(row) == width) / len(rows)
+        # The most common width, not the first row's: a title line above the
+        # header is one cell wide whatever the delimiter.
+        widths = collections.Counter(len(row) for row in rows)
+        wide = {w: n for w, n in widths.items() if w > 1}
+        width = max(wide, key=lambda w: (wide[w], w)) if wide else 1
+        consistent = widths[width] / len(rows)
         score = (width > 1, round(consistent, 2), width)
         if best_score is None or score > best_score:
             best, best_score = delimiter, score
@@ -112,10 +118,39 @@ class Table:
         self.name = name
         self.label = label
         self._opener = opener
+        self._headers = None
+        self._header_index = None
+
+    def _records(self):
+        """Yield ``(line_nr, cells)`` for every non-blank record, header included."""
+        raise NotImplementedError
+
+    def _find_header(self):
+        """The header is the first wide row: report exports put a title line or two above it."""
+        window = list(itertools.islice(self._records(), 10))
+        if not window:
+            raise SourceFormatError('%s has no header row' % self.label)
+        widths = [sum(1 for cell in cells if cell not in (None, '')) for _line, cells in window]
+        wanted = max(2, -(-max(widths) * 6 // 10))  # 60% of the widest row, rounded up
+        index = next((i for i, width in enumerate(widths) if width >= wanted), 0)
+        labels = [str(cell).strip() if cell not in (None,) else '' for cell in window[index][1]]
+        while labels and not labels[-1]:
+            labels.pop()
+        self._header_index = index
+        self._headers = list(zip(normalize_headers(labels), labels))
 
     def headers(self):
         """``[(key, label), ...]`` of the header row."""
-        raise NotImplementedError
+        if self._headers is None:
+            self._find_header()
+        return self._headers
+
+    def _data_records(self, offset):
+        keys = [key for key, _label in self.headers()]
+        records = self._records()
+        for _skipped in range(self._header_index + 1):
+            next(records, None)
+        return keys, itertools.islice(records, offset, None)
 
     def iter_rows(self, offset=0):
         """Yield row dicts (``_line_nr`` = line in the file, 1-based), skipping ``offset`` rows."""
@@ -155,7 +190,6 @@ class CsvTable(Table):
             self._skip_lines = 1
             lines = lines[1:]
         self.delimiter = delimiter or detect_delimiter(lines)
-        self._headers = None
 
     def _text_lines(self, data):
         if self.encoding == 'utf-16' or self._universal_newlines:
@@ -189,22 +223,9 @@ class CsvTable(Table):
             except csv.Error as error:
                 raise SourceFormatError('%s, line %d: %s' % (self.label, previous_end + 1, error)) from error
 
-    def headers(self):
-        if self._headers is None:
-            first = next(self._records(), None)
-            if first is None:
-                raise SourceFormatError('%s has no header row' % self.label)
-            labels = [cell.strip() for cell in first[1]]
-            self._headers = list(zip(normalize_headers(labels), labels))
-        return self._headers
-
     def iter_rows(self, offset=0):
-        keys = [key for key, _label in self.headers()]
-        records = self._records()
-        next(records, None)  # header
-        for index, (line_nr, cells) in enumerate(records):
-            if index < offset:
-                continue
+        keys, records = self._data_records(offset)
+        for line_nr, cells in records:
             # Quoted multi-line values keep Windows line ends; Odoo stores \n.
             yield _make_row(keys, [cell.strip().replace('\r\n', '\n') for cell in cells], line_nr)
 
@@ -214,7 +235,6 @@ class XlsxTable(Table):
     def __init__(self, name, label, opener, sheet):
         super().__init__(name, label, opener)
         self.sheet = sheet
-        self._headers = None
 
     def _records(self):
         import openpyxl  # lazy: only XLSX uploads need it
@@ -230,24 +250,9 @@ class XlsxTable(Table):
             finally:
                 workbook.close()
 
-    def headers(self):
-        if self._headers is None:
-            first = next(self._records(), None)
-            if first is None:
-                raise SourceFormatError('%s has no header row' % self.label)
-            labels = [str(cell).strip() if cell is not None else '' for cell in first[1]]
-            while labels and not labels[-1]:
-                labels.pop()
-            self._headers = list(zip(normalize_headers(labels), labels))
-        return self._headers
-
     def iter_rows(self, offset=0):
-        keys = [key for key, _label in self.headers()]
-        records = self._records()
-        next(records, None)
-        for index, (line_nr, cells) in enumerate(records):
-            if index < offset:
-                continue
+        keys, records = self._data_records(offset)
+        for line_nr, cells in records:
             while len(cells) > len(keys) and cells[-1] in (None, ''):
                 cells.pop()
             yield _make_row(keys, cells, line_nr)

@@ -28,7 +28,7 @@ class RowReader:
 
     def __init__(self, source, since=None, wanted=None, keys=None):
         self.source = source
-        self.since = since
+        self.since = since or None  # Odoo's empty datetime is False, connectors expect None
         # Sample runs: only these source ids per object (``keys`` names the id column).
         self.wanted = {name: set(ids) for name, ids in (wanted or {}).items()}
         self.keys = keys or {}

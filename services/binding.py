@@ -153,6 +153,8 @@ def _propose_other_columns(obj, headers, sample, used):
     env = obj.env
     targets = importable_fields(env, obj.target_model)
     taken = set(obj.field_ids.filtered('enabled').mapped('target_field'))
+    # A new x_ field may not reuse the name of any line's target, enabled or not.
+    all_targets = set(obj.field_ids.mapped('target_field'))
     day_first = obj.project_id._day_first()
     lines = []
     for key, label in headers:
@@ -164,8 +166,9 @@ def _propose_other_columns(obj, headers, sample, used):
         if found.new_type and found.new_type in ('date', 'datetime') and day_first is not None:
             ttype, selection = converters.infer_type(values, day_first)
         existing = targets.get(found.target)
-        if found.new_type and existing and existing['type'] != ttype:
-            # An x_ field of another type already exists (another project): keep both.
+        if found.new_type and (found.target in all_targets or (existing and existing['type'] != ttype)):
+            # The name is taken (a template line, or an x_ field of another type
+            # from another project): keep both.
             found.target = ('x_src_' + key)[:63]
         line = {
             'object_id': obj.id,
@@ -183,6 +186,7 @@ def _propose_other_columns(obj, headers, sample, used):
             line['value_map_ids'] = _guess_value_map(env, obj.target_model, found.target, values)
         lines.append(line)
         taken.add(found.target)
+        all_targets.add(found.target)
     if lines:
         env['crm.migration.field'].create(lines)
 

@@ -110,3 +110,24 @@ class TestTabular(BaseCase):
         self.assertEqual(source.download('C:\\exports\\scan.pdf'), b'%PDF-1.4')
         with self.assertRaises(SourceFormatError):
             source.download('other.pdf')
+
+    def test_title_rows_above_the_header(self):
+        content = (b'Patient list - printed 03/03/2025\r\n\r\nClinic: Harbour Physio\r\n'
+                   b'ID,First Name,Last Name,DOB\r\nP1,Ann,Lee,01/02/1990\r\nP2,Bo,Chen,\r\n')
+        t = table(content)
+        self.assertEqual([k for k, _l in t.headers()], ['id', 'first_name', 'last_name', 'dob'])
+        rows = list(t.iter_rows())
+        self.assertEqual([(r['id'], r['_line_nr']) for r in rows], [('P1', 5), ('P2', 6)])
+        self.assertEqual([r['id'] for r in t.iter_rows(offset=1)], ['P2'])
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.append(['Appointments report'])
+        sheet.append([])
+        sheet.append(['ID', 'Patient', 'Start'])
+        sheet.append(['A1', 'P1', '2025-02-03 09:30'])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        xlsx = tabular.open_tables('report.xlsx', opener(buffer.getvalue()))[0]
+        self.assertEqual([k for k, _l in xlsx.headers()], ['id', 'patient', 'start'])
+        self.assertEqual(list(xlsx.iter_rows()), [{'id': 'A1', 'patient': 'P1', 'start': '2025-02-03 09:30',
+                                                    '_line_nr': 4}])
