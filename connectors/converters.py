@@ -230,6 +230,12 @@ def split_phones(values):
     return phones
 
 
+def looks_like_date(value):
+    """A numeric date such as 03/04/2024 or 2024-04-03 (so not a phone number)."""
+    text = str(value).strip()
+    return bool(_ISO_RE.match(text) or _NUMERIC_RE.match(text))
+
+
 def looks_like_email(value):
     return bool(EMAIL_RE.match(str(value).strip()))
 

@@ -14,7 +14,7 @@ from . import converters
 
 TRANSFORMS = (
     'direct', 'concat', 'value_map', 'first_phone', 'other_phones',
-    'email', 'lookup', 'user', 'file', 'product', 'is_set', 'is_empty',
+    'email', 'lookup', 'user', 'file', 'product', 'is_set', 'is_empty', 'absolute',
 )
 
 
@@ -186,6 +186,9 @@ class Mapper:
             return ProductRef(value_to_text(value).strip())
         if transform == 'email':
             value = converters.clean_email(value)
+        if transform == 'absolute':
+            # A signed ledger amount: its direction is mapped from another column.
+            return abs(converters.parse_number(value, self.decimal_comma))
         if ttype in ('char', 'text'):
             return value_to_text(value)
         if ttype == 'html':

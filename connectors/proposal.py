@@ -68,6 +68,7 @@ CONCEPT_TARGETS = {
     },
 }
 FUZZY_MIN = 0.82
+IPV4_RE = re.compile(r'^\d{1,3}(\.\d{1,3}){3}$')
 TYPE_FITS = {
     'date': ('date', 'datetime', 'char'), 'datetime': ('datetime', 'char'), 'integer': ('integer', 'float', 'monetary', 'char'),
     'float': ('float', 'monetary', 'char'), 'boolean': ('boolean', 'char'), 'selection': ('selection', 'char', 'many2one'),
@@ -92,12 +93,33 @@ def concept_of(column):
     for concept, spellings in SYNONYMS.items():
         if key in spellings:
             return concept
-    # "patient_email", "home_phone_number": a known spelling inside the header.
+    # "patient_email", "home_phone_number": a known spelling ending the header
+    # after one qualifier -- not "email_reminder_sent" nor "booking_ip_address".
     for concept, spellings in SYNONYMS.items():
         for spelling in spellings:
-            if len(spelling) > 3 and re.search(r'(^|_)%s(_|$)' % re.escape(spelling), key):
+            if len(spelling) > 3 and re.fullmatch(r'[a-z0-9]+_%s' % re.escape(spelling), key):
                 return concept
     return None
+
+
+# What the values must look like for a concept's target to be proposed.
+CONCEPT_VALUES = {
+    'email': lambda info: info['emails'] >= 0.5,
+    'phone': lambda info: info['phones'] >= 0.5,
+    'mobile': lambda info: info['phones'] >= 0.5,
+    'date_of_birth': lambda info: info['type'] in ('date', 'datetime'),
+    'amount': lambda info: info['type'] in ('integer', 'float'),
+}
+
+
+def values_fit(concept, info):
+    """True when the column's values can be what ``concept`` names (no values: no objection)."""
+    check = CONCEPT_VALUES.get(concept)
+    return not info['filled'] or check is None or check(info)
+
+
+def type_fits(info, field_type):
+    return not info['filled'] or field_type in TYPE_FITS.get(info['type'], ())
 
 
 def profile(values):
@@ -106,7 +128,8 @@ def profile(values):
     ttype, selection = converters.infer_type(filled)
     texts = [str(v).strip() for v in filled]
     emails = sum(1 for t in texts if converters.looks_like_email(t))
-    phones = sum(1 for t in texts if re.match(r'^\+?[\d ()./-]{7,}$', t) and len(re.sub(r'\D', '', t)) >= 7)
+    phones = sum(1 for t in texts if re.match(r'^\+?[\d ()./-]{7,}$', t) and len(re.sub(r'\D', '', t)) >= 7
+                 and not IPV4_RE.match(t) and not converters.looks_like_date(t))
     return {
         'type': ttype, 'selection': tuple(selection), 'filled': len(texts),
         'emails': emails / len(texts) if texts else 0.0, 'phones': phones / len(texts) if texts else 0.0,
@@ -129,6 +152,8 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
             return Proposal(key, line.target, line.transform, 1.0,
                             'listed for %s in the source template' % line.target, template_line=line)
     concept = concept_of(label or column)
+    if concept and not values_fit(concept, info):
+        concept = None
     if concept:
         for line in template_lines:
             if getattr(line, 'concept', None) == concept and line.target not in taken:
@@ -136,13 +161,14 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
                                 '"%s" is a synonym of %s (template line %s)' % (label or column, concept.replace('_', ' '),
                                                                               line.target), template_line=line)
         target = CONCEPT_TARGETS.get(model, {}).get(concept)
-        if target and target[0] in target_fields and target[0] not in taken:
+        if target and target[0] in target_fields and target[0] not in taken \
+                and (target[1] != 'direct' or type_fits(info, target_fields[target[0]]['type'])):
             return Proposal(key, target[0], target[1], 0.85, '"%s" is a synonym of %s' % (
                 label or column, concept.replace('_', ' ')))
     for name, field in target_fields.items():
         if name in taken or name.startswith('x_') and name != 'x_' + key:
             continue
-        if key == name or key == normalize_header(field['string']):
+        if (key == name or key == normalize_header(field['string'])) and type_fits(info, field['type']):
             return Proposal(key, name, 'direct', 0.8, 'same name as the field "%s"' % field['string'])
     best, best_ratio = None, 0.0
     for name, field in target_fields.items():

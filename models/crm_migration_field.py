@@ -65,6 +65,7 @@ class CrmMigrationField(models.Model):
         ('product', 'Product by code or name'),
         ('is_set', 'Yes when the source has a value'),
         ('is_empty', 'Yes when the source is empty'),
+        ('absolute', 'Number without its sign'),
     ], default='direct', required=True)
     separator = fields.Char(default=' ', help="Joins concatenated columns.")
     lookup_object_id = fields.Many2one(

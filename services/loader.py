@@ -36,6 +36,10 @@ IMPORT_CONTEXT = {
     'mail_activity_quick_update': True,
     'mail_auto_subscribe_no_notify': True,
 }
+# Fields written right after create instead of in it: creating a meeting
+# with its lead makes crm post "meeting scheduled" on the lead, dated today,
+# which is not history.
+DEFERRED_ON_CREATE = {'calendar.event': ('opportunity_id',)}
 # Errors a bad row raises from the ORM; anything else is a bug or an outage
 # and must stop the run rather than be written off as a row failure.
 ROW_ERRORS = (ValueError, TypeError, UserError, ValidationError, AccessError, ConnectorError,
@@ -364,9 +368,10 @@ class ObjectLoader:
         self._name_cache[key] = result
         return result
 
-    def _record_side_record(self, model, name, res_id):
-        """A stage, tag or team the mapping created by name: recorded like any row, so rollback removes it."""
-        source_id = '%s:%s' % (model, name)
+    def _record_side_record(self, model, name, res_id, source_id=None):
+        """A record the mapping created on the way (a stage or tag by name, a draft
+        invoice grouping entries): recorded like any row, so rollback removes it."""
+        source_id = source_id or '%s:%s' % (model, name)
         values = {'res_id': res_id, 'operation': 'created', 'run_id': self.run.id, 'created_run_id': self.run.id,
                   'synced_at': self.env.cr.now(), 'checksum': False,
                   'message': self.env._("Created because a row names it")}
@@ -429,6 +434,34 @@ class ObjectLoader:
                     values['display_type'] = 'line_note'
         if self.obj.target_model == 'ir.attachment' and entry.values.get('datas') is not None:
             entry.values.pop('mimetype', None)
+        if self.obj.target_model == 'account.move.line' and not entry.values.get('move_id'):
+            self._group_into_draft_invoice(entry)
+
+    def _group_into_draft_invoice(self, entry):
+        """A billable entry not billed yet (a Clio time entry without bill) joins the
+        draft invoice of its lead (the matter), one per lead, created once and recorded."""
+        lead_id = next((value for name, value in entry.values.items() if isinstance(value, int)
+                        and getattr(self.Model._fields.get(name), 'comodel_name', None) == 'crm.lead'), None)
+        if not lead_id:
+            entry.problems.append(mapping.Problem('move_id', self.env._(
+                "The line has no invoice and no matter to group it under.")))
+            return
+        source_id = 'unbilled:%d' % lead_id
+        link = self.Record.search([('object_id', '=', self.obj.id), ('source_id', '=', source_id),
+                                   ('res_model', '=', 'account.move'), ('operation', 'in', LIVE_OPERATIONS)],
+                                  limit=1)
+        move = self.env['account.move'].browse(link.res_id).exists() if link else None
+        if not move:
+            lead = self.env['crm.lead'].browse(lead_id)
+            if not lead.partner_id:
+                entry.problems.append(mapping.Problem('move_id', self.env._(
+                    "Not billed yet, and its matter %s has no client to invoice.", lead.name)))
+                return
+            move = self.env['account.move'].with_context(IMPORT_CONTEXT).create({
+                'move_type': 'out_invoice', 'partner_id': lead.partner_id.id,
+                'invoice_origin': lead.name, 'ref': self.env._("Unbilled entries of %s", lead.name)})
+            self._record_side_record('account.move', source_id.split(':', 1)[1], move.id, source_id=source_id)
+        entry.values['move_id'] = move.id
 
     def _deduplicate(self, entries):
         """Hold back rows whose duplicate key matches another record (first one wins)."""
@@ -569,9 +602,13 @@ class ObjectLoader:
     def _write_group(self, entries):
         creates = [e for e in entries if e.outcome in ('create', 'created')]
         if creates:
-            records = self.Model.create([e.values for e in creates])
+            deferred = DEFERRED_ON_CREATE.get(self.obj.target_model, ())
+            records = self.Model.create([{k: v for k, v in e.values.items() if k not in deferred} for e in creates])
             for entry, record in zip(creates, records):
                 entry.outcome, entry.res_id = 'created', record.id
+                later = {k: v for k, v in entry.values.items() if k in deferred}
+                if later:
+                    record.write(later)
         for entry in entries:
             if entry.outcome not in ('update', 'updated'):
                 continue

@@ -11,3 +11,4 @@ from . import test_runs
 from . import test_crash_resume
 from . import test_workbench
 from . import test_clientjoy
+from . import test_api_migration

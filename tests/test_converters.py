@@ -76,3 +76,9 @@ class TestConverters(BaseCase):
         self.assertEqual(c.infer_type(['x' * 300]), ('text', []))
         self.assertEqual(c.infer_type(['Alice', 'Bob', 'Carol']), ('char', []))
         self.assertEqual(c.infer_type([]), ('char', []))
+
+    def test_profile_tells_phones_from_addresses_and_dates(self):
+        from ..connectors import proposal
+        self.assertEqual(proposal.profile(['0411 111 111', '+61 2 9000 0001'])['phones'], 1.0)
+        self.assertEqual(proposal.profile(['203.0.113.9', '10.0.0.1'])['phones'], 0.0)
+        self.assertEqual(proposal.profile(['03/04/2024', '2024-04-03'])['phones'], 0.0)
