@@ -26,6 +26,8 @@ from .api_exceptions import QuotaExceededError
 from .exceptions import ConnectorError
 from .http_client import HttpClient, set_query
 
+# Starter accounts keep at most this many leads and refuse more without an error.
+STARTER_LEAD_CAP = 500
 DAILY_QUOTA = 2000
 PAGE_SIZE = 100
 SUBDOMAIN_RE = re.compile(r'^[a-z0-9][a-z0-9-]*$', re.IGNORECASE)
@@ -209,9 +211,14 @@ class NocrmSource(ApiSource):
         remaining = self.requests_remaining
         budget = ('%d remain in the budget given for this migration' % remaining if remaining is not None
                   else 'give the remaining daily budget to have it enforced')
-        return ['noCRM.io allows %d requests a day per account, shared with its other integrations. '
-                'Reading everything needs about %d requests (one per lead for comments and another for '
-                'attachments, plus one per attachment file); %s.' % (DAILY_QUOTA, estimate, budget)]
+        messages = ['noCRM.io allows %d requests a day per account, shared with its other integrations. '
+                    'Reading everything needs about %d requests (one per lead for comments and another for '
+                    'attachments, plus one per attachment file); %s.' % (DAILY_QUOTA, estimate, budget)]
+        if counts.get('leads') == STARTER_LEAD_CAP:
+            messages.append('The account holds exactly %d leads, the Starter plan\'s cap: noCRM.io silently '
+                            'refused leads beyond it, so the source itself may be incomplete. Check the plan '
+                            'and any lead imported elsewhere before migrating.' % STARTER_LEAD_CAP)
+        return messages
 
     def _flatten_record(self, spec, record):
         if spec.name == 'leads':

@@ -569,6 +569,13 @@ class TestNocrmConnector(ApiCase):
         self.assertIn('about 512 requests', messages)
         self.assertIn('1497 remain', messages)
 
+    def test_starter_cap_is_flagged(self):
+        self.api.script('GET', '/api/v2/ping', Reply(payload=fixture('nocrm/ping.json')))
+        self.api.script('GET', '/api/v2/leads', Reply(payload=[], headers={'X-TOTAL-COUNT': 500}))
+        self.api.script('GET', '/api/v2/spreadsheets', Reply(payload=[], headers={'X-TOTAL-COUNT': 0}))
+        messages = '\n'.join(self.source(page_size=100).test_connection()['messages'])
+        self.assertIn("exactly 500 leads, the Starter plan's cap", messages)
+
     def test_rejected_key_is_explained_without_showing_it(self):
         self.api.script('GET', '/api/v2/ping', Reply(401, {
             'error': 401, 'message': 'Unauthorized: invalid api_key', 'type': 'unauthorized_invalid_token'}))
