@@ -6,6 +6,8 @@ import os
 from odoo.tests import TransactionCase
 from odoo.tools import file_open
 
+from ..services.constants import LIVE_OPERATIONS
+
 FIXTURES = 'crm_migration/tests/fixtures/clinic'
 FIXTURE_FILES = ('appointments.csv', 'attachments.csv', 'billing.xlsx', 'consent_form.pdf',
                  'patients.csv', 'practitioners.csv', 'registration.png')
@@ -25,7 +27,49 @@ def make_csv(rows, delimiter=',', encoding='utf-8'):
     return buffer.getvalue().encode(encoding)
 
 
-class CrmMigrationCommon(TransactionCase):
+class MigrationCaseMixin:
+    """Helpers of every migration test case (``self.project`` is the project under test)."""
+
+    def setUp(self):
+        # Registered before TransactionCase's own cleanup, so it runs after
+        # the test's savepoint is rolled back: x_ fields a test created are
+        # gone from the database and must go from the registry too (Odoo
+        # leaves that to tests that change the registry).
+        fields_before = self._registry_fields()
+        self.addCleanup(self._reset_registry, fields_before)
+        super().setUp()
+
+    def _registry_fields(self):
+        return {name: frozenset(self.registry[name]._fields) for name in list(self.registry)}
+
+    def _reset_registry(self, fields_before):
+        if self._registry_fields() != fields_before:
+            self.registry._setup_models__(self.cr)
+            self.registry.registry_invalidated = False
+
+    def stat(self, run, object_name):
+        return run.stat_ids.filtered(lambda s: s.object_id.name == object_name)
+
+    def assertStat(self, run, object_name, **expected):
+        stat = self.stat(run, object_name)
+        actual = {key: stat['%s_count' % key] for key in expected}
+        self.assertEqual(actual, expected, "counters of %s" % object_name)
+
+    def link(self, object_name, source_id, model=None):
+        obj = self.project.object_ids.filtered(lambda o: o.name == object_name)
+        return self.env['crm.migration.record'].search([
+            ('object_id', '=', obj.id), ('source_id', '=', source_id),
+            ('res_model', '=', model or obj.target_model)])
+
+    def target(self, object_name, source_id, model=None):
+        link = self.link(object_name, source_id, model)
+        self.assertEqual(len(link), 1, "one link for %s %s" % (object_name, source_id))
+        self.assertIn(link.operation, LIVE_OPERATIONS,
+                      "%s %s: %s" % (object_name, source_id, link.message))
+        return self.env[link.res_model].with_context(active_test=False).browse(link.res_id)
+
+
+class CrmMigrationCommon(MigrationCaseMixin, TransactionCase):
     """A clinic project with the messy sample export of ``tests/fixtures/clinic`` uploaded."""
 
     @classmethod
@@ -38,23 +82,6 @@ class CrmMigrationCommon(TransactionCase):
             'name': 'Sample clinic', 'source_tz': 'Australia/Sydney'})
         cls.wizard = cls._upload(cls.project, {name: fixture_bytes(name) for name in FIXTURE_FILES})
         cls.objects = {obj.name: obj for obj in cls.project.object_ids}
-
-    def setUp(self):
-        # Registered before TransactionCase's own cleanup, so it runs after
-        # the test's savepoint is rolled back: x_ fields a test created are
-        # gone from the database and must go from the registry too (Odoo
-        # leaves that to tests that change the registry).
-        fields_before = self._registry_fields()
-        self.addCleanup(self._reset_registry, fields_before)
-        super().setUp()
-
-    def _registry_fields(self):
-        return {model: frozenset(self.registry[model]._fields) for model in TARGET_MODELS}
-
-    def _reset_registry(self, fields_before):
-        if self._registry_fields() != fields_before:
-            self.registry._setup_models__(self.cr)
-            self.registry.registry_invalidated = False
 
     @classmethod
     def _upload(cls, project, files):
@@ -96,21 +123,3 @@ class CrmMigrationCommon(TransactionCase):
     def target_counts(self):
         return {model: self.env[model].with_context(active_test=False).search_count([]) for model in TARGET_MODELS}
 
-    def stat(self, run, object_name):
-        return run.stat_ids.filtered(lambda s: s.object_id.name == object_name)
-
-    def assertStat(self, run, object_name, **expected):
-        stat = self.stat(run, object_name)
-        actual = {key: stat['%s_count' % key] for key in expected}
-        self.assertEqual(actual, expected, "counters of %s" % object_name)
-
-    def link(self, object_name, source_id, model=None):
-        obj = self.project.object_ids.filtered(lambda o: o.name == object_name)
-        return self.env['crm.migration.record'].search([
-            ('object_id', '=', obj.id), ('source_id', '=', source_id),
-            ('res_model', '=', model or obj.target_model)])
-
-    def target(self, object_name, source_id, model=None):
-        link = self.link(object_name, source_id, model)
-        self.assertIn(link.operation, ('created', 'updated', 'linked'), link.message)
-        return self.env[link.res_model].with_context(active_test=False).browse(link.res_id)

@@ -24,12 +24,13 @@ from odoo.tests import TransactionCase, tagged
 
 from ..connectors.api_exceptions import RateLimitedError
 from ..connectors.api_nocrm import NocrmSource
+from ..services.constants import LIVE_OPERATIONS
 from .api_server import Reply
+from .common import MigrationCaseMixin
 from .vendor_servers import ClinikoAccount, ClioAccount, NocrmAccount, file_bytes
 
 SINCE = datetime.datetime(2024, 6, 1)
 SINCE_TEXT = '2024-06-01T00:00:00Z'
-LIVE_OPERATIONS = ('created', 'updated', 'linked')
 COUNTERS = ('read', 'created', 'updated', 'skipped', 'failed')
 # Clock resolution between the servers' log stamps and the client's sleeps.
 TOLERANCE = 0.05
@@ -40,7 +41,7 @@ def utc(*args):
     return datetime.datetime(*args)
 
 
-class ApiMigrationCase(TransactionCase):
+class ApiMigrationCase(MigrationCaseMixin, TransactionCase):
     """One vendor account, one project, one full run shared by the tests of the class."""
 
     __test__ = False  # the vendor classes below are the tests
@@ -87,23 +88,6 @@ class ApiMigrationCase(TransactionCase):
     def execute(cls, run):
         run._execute()
 
-    def setUp(self):
-        # Registered before TransactionCase's own cleanup, so that it runs
-        # after the test's savepoint is rolled back (see common.py).
-        fields_before = self._registry_fields()
-        self.addCleanup(self._reset_registry, fields_before)
-        super().setUp()
-
-    def _registry_fields(self):
-        return {name: frozenset(self.registry[name]._fields) for name in list(self.registry)}
-
-    def _reset_registry(self, fields_before):
-        if self._registry_fields() != fields_before:
-            self.registry._setup_models__(self.cr)
-            self.registry.registry_invalidated = False
-
-    # -- helpers ---------------------------------------------------------
-
     @classmethod
     def counts(cls):
         domains = {
@@ -142,23 +126,6 @@ class ApiMigrationCase(TransactionCase):
 
     def counters(self, run, keys=COUNTERS):
         return {stat.object_id.name: {key: stat['%s_count' % key] for key in keys} for stat in run.stat_ids}
-
-    def assertStat(self, run, object_name, **expected):
-        stat = run.stat_ids.filtered(lambda s: s.object_id.name == object_name)
-        actual = {key: stat['%s_count' % key] for key in expected}
-        self.assertEqual(actual, expected, "counters of %s" % object_name)
-
-    def link(self, object_name, source_id, model=None):
-        obj = self.project.object_ids.filtered(lambda o: o.name == object_name)
-        return self.env['crm.migration.record'].search([
-            ('object_id', '=', obj.id), ('source_id', '=', source_id),
-            ('res_model', '=', model or obj.target_model)])
-
-    def target(self, object_name, source_id, model=None):
-        link = self.link(object_name, source_id, model)
-        self.assertEqual(len(link), 1, "one link for %s %s" % (object_name, source_id))
-        self.assertIn(link.operation, LIVE_OPERATIONS, "%s %s: %s" % (object_name, source_id, link.message))
-        return self.env[link.res_model].with_context(active_test=False).browse(link.res_id)
 
     def proposed(self, object_name, source, target=None):
         """Enabled mapping lines of ``object_name`` reading column ``source`` (to ``target``)."""
