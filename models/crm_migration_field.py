@@ -4,7 +4,7 @@ from odoo.exceptions import ValidationError
 
 from ..connectors import mapper
 from ..connectors.tabular import normalize_header
-from ..services.constants import ACTIVITY_PREFIX, selection_key
+from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, selection_key
 # Written by the proposal itself: they do not change what loads.
 PROPOSAL_ONLY_FIELDS = {'note', 'confidence', 'reason'}
 NEW_FIELD_TYPES = [
@@ -87,6 +87,10 @@ class CrmMigrationField(models.Model):
     @api.depends('target_field', 'object_id.target_model', 'new_field_type')
     def _compute_target_info(self):
         for line in self:
+            if (line.target_field or '').startswith(ACTION_PREFIX):
+                line.is_new_field, line.target_ttype = False, 'boolean'
+                line.target_description = self.env._("Run %s", line.target_field[len(ACTION_PREFIX):])
+                continue
             field = line._target_odoo_field()
             line.is_new_field = not field and (line.target_field or '').startswith('x_')
             line.target_ttype = field.type if field else line.new_field_type
@@ -99,6 +103,13 @@ class CrmMigrationField(models.Model):
             if line.transform == 'lookup' and not line.lookup_object_id:
                 raise ValidationError(self.env._("Mapping to %s looks up a record: choose the object.", name))
             if line._target_odoo_field() or not line.object_id.model_installed:
+                continue
+            if name.startswith(ACTION_PREFIX):
+                allowed = ALLOWED_ACTIONS.get(line.object_id.target_model, ())
+                if name[len(ACTION_PREFIX):] not in allowed:
+                    raise ValidationError(self.env._(
+                        "%(target)s: the methods a row may run on %(model)s are %(allowed)s.", target=name,
+                        model=line.object_id.target_model, allowed=', '.join(allowed) or '-'))
                 continue
             if name.startswith(ACTIVITY_PREFIX):
                 raise ValidationError(self.env._("mail.activity has no field %s.", name[len(ACTIVITY_PREFIX):]))
@@ -180,9 +191,10 @@ class CrmMigrationField(models.Model):
         self.ensure_one()
         field = self._target_odoo_field()
         value_map = {v.source_value or '': v.target_value or '' for v in self.value_map_ids}
+        is_action = (self.target_field or '').startswith(ACTION_PREFIX)
         return mapper.FieldSpec(
             target=self.target_field,
-            ttype=field.type if field else self.new_field_type,
+            ttype='boolean' if is_action else field.type if field else self.new_field_type,
             sources=tuple(self._source_list()),
             transform=self.transform,
             separator=self.separator if self.separator is not False else '',

@@ -41,6 +41,8 @@ class CrmMigrationRecord(models.Model):
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
     message = fields.Text()
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
+    pending_actions = fields.Char(
+        help="Methods to run on the record once the whole run has loaded (post an invoice after its lines).")
     rollback_hold = fields.Boolean(
         'Kept by rollback', help="A user changed the record after the migration wrote it: a rollback keeps it "
                                  "unless forced.")

@@ -9,7 +9,7 @@ from odoo.exceptions import UserError
 
 from ..connectors.exceptions import ConnectorError
 from ..services import rollback, schema
-from ..services.loader import ObjectLoader
+from ..services.loader import ObjectLoader, run_pending_actions
 
 _logger = logging.getLogger(__name__)
 
@@ -315,8 +315,11 @@ class CrmMigrationRun(models.Model):
         self.ensure_one()
         obj = self.current_object_id
         if not obj:
-            self._finish()
-            return 0
+            # Every object is loaded: replay document states (post invoices), then done.
+            processed = run_pending_actions(self, self.project_id.batch_size) if self.kind in LOAD_KINDS else 0
+            if not processed:
+                self._finish()
+            return processed
         stat = self.stat_ids.filtered(lambda s: s.object_id == obj)
         size = self.project_id.batch_size
         started = time.monotonic()
@@ -341,8 +344,6 @@ class CrmMigrationRun(models.Model):
             objects = self._objects()
             following = objects[list(objects).index(obj) + 1:] if obj in objects else objects.browse()
             self.write({'current_object_id': following[:1].id, 'offset': 0, 'cursor': False, 'cursor_index': 0})
-            if not following:
-                self._finish()
         return processed
 
     def _finish(self):

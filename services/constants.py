@@ -5,6 +5,15 @@ from ..connectors.tabular import normalize_header
 # Targets prefixed with this go to the mail.activity scheduled on the
 # record (an appointment's date and type), not to the record itself.
 ACTIVITY_PREFIX = 'activity.'
+# Targets prefixed with this name a method run on the record once written,
+# for rows whose mapped value is true (an invoice paid in the source is
+# posted).  Only these methods, which replay a document's state, may be run.
+ACTION_PREFIX = 'action.'
+ALLOWED_ACTIONS = {
+    'account.move': ('action_post',),
+    'account.payment': ('action_post',),
+    'sale.order': ('action_confirm',),
+}
 # Link operations that leave an Odoo record owned or changed by the migration.
 LIVE_OPERATIONS = ('created', 'updated', 'linked')
 

@@ -21,7 +21,7 @@ from odoo.tools import email_normalize
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
 from . import diff
-from .constants import ACTIVITY_PREFIX, LIVE_OPERATIONS
+from .constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, LIVE_OPERATIONS
 
 _logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def build_mapper(obj, lines=None):
 class Entry:
     """One source row on its way through a batch."""
 
-    __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'problems',
+    __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'actions', 'problems',
                  'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'resolution')
 
     def __init__(self, row, source_id):
@@ -74,6 +74,7 @@ class Entry:
         self.checksum = None
         self.values = {}
         self.activity = {}
+        self.actions = ()
         self.problems = []
         self.link = None
         self.activity_link = None
@@ -181,7 +182,8 @@ class ObjectLoader:
     def _map(self, entries):
         for entry in entries:
             values, problems = self.mapper.map_row(entry.row)
-            entry.values = {k: v for k, v in values.items() if not k.startswith(ACTIVITY_PREFIX)}
+            entry.actions = tuple(k[len(ACTION_PREFIX):] for k, v in values.items() if k.startswith(ACTION_PREFIX) and v)
+            entry.values = {k: v for k, v in values.items() if not k.startswith((ACTIVITY_PREFIX, ACTION_PREFIX))}
             entry.activity = {k[len(ACTIVITY_PREFIX):]: v for k, v in values.items()
                               if k.startswith(ACTIVITY_PREFIX) and v is not None}
             entry.problems = list(problems)
@@ -665,7 +667,8 @@ class ObjectLoader:
                 values['run_id'] = self.run.id
             if entry.outcome in ('created', 'updated', 'linked'):
                 values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now,
-                              previous_values=entry.previous)
+                              previous_values=entry.previous,
+                              pending_actions=','.join(entry.actions) or False)
                 if entry.outcome != 'updated' or not (link and link.created_run_id):
                     values['created_run_id'] = self.run.id
                 if entry.outcome == 'updated' and link and link.operation == 'created':
@@ -734,3 +737,34 @@ def _snapshot(record, values):
 def _error_message(error):
     text = getattr(error, 'args', [None])[0] if getattr(error, 'args', None) else str(error)
     return str(text or error.__class__.__name__).strip()
+
+
+def run_pending_actions(run, limit):
+    """Replay document states once everything is loaded (post an invoice after its lines landed).
+
+    Each record in its own savepoint: a method that refuses (no account on a
+    line, a closed period) leaves the record as it is and says why on its link.
+    Returns how many links were processed.
+    """
+    env = run.env
+    links = env['crm.migration.record'].search([
+        ('project_id', '=', run.project_id.id), ('run_id', '=', run.id), ('pending_actions', '!=', False),
+        ('operation', 'in', LIVE_OPERATIONS)], limit=limit, order='id')
+    for link in links:
+        record = env[link.res_model].with_context(IMPORT_CONTEXT).browse(link.res_id).exists()
+        messages = []
+        for method in link.pending_actions.split(','):
+            if not record or method not in ALLOWED_ACTIONS.get(link.res_model, ()) \
+                    or getattr(record, 'state', 'draft') not in ('draft', 'sent'):
+                continue
+            try:
+                with env.cr.savepoint():
+                    getattr(record, method)()
+            except ROW_ERRORS as error:
+                messages.append(env._("Written, but %(method)s refused: %(error)s",
+                                      method=method, error=_error_message(error)))
+        values = {'pending_actions': False, 'synced_at': env.cr.now()}
+        if messages:
+            values['message'] = '; '.join(filter(None, [link.message] + messages))
+        link.write(values)
+    return len(links)

@@ -108,10 +108,18 @@ def _undo(run, record):
                       'synced_at': env.cr.now(), 'message': env._("Changes of %s undone", of_run.display_name)})
         return 'restored'
     if record.operation == 'created':
-        if target:
-            _before_unlink(record, target)
-            target.unlink()
         outcome, message = 'removed', env._("Removed by rollback")
+        if target and target._name == 'account.move' and target.posted_before \
+                and target.company_id.restrictive_audit_trail:
+            # The company keeps every posted entry: cancel it, as an accountant would.
+            target.filtered(lambda m: m.state == 'posted').button_draft()
+            target.button_cancel()
+            message = env._("Cancelled by rollback (the company's audit trail keeps posted entries)")
+        elif target:
+            _before_unlink(record, target)
+            # Entries the migration posted consumed sequence numbers: Odoo's own
+            # force_delete lets them go without a gap check (they are ours).
+            target.with_context(force_delete=True).unlink()
     else:
         if target and record.operation == 'updated' and record.before_values:
             target.write(_restorable(target, record.before_values))
@@ -129,7 +137,13 @@ def _edited_after(link, stamp):
 
 
 def _before_unlink(record, target):
-    """Odoo refuses to delete confirmed orders and their lines until cancelled."""
+    """Odoo refuses to delete posted invoices and payments, and confirmed orders and
+    their lines: undo the state the migration gave them first."""
+    if target._name in ('account.move', 'account.payment'):
+        posted = target.filtered(lambda r: r.state not in ('draft', 'cancel'))
+        if posted:
+            posted.button_draft() if target._name == 'account.move' else posted.action_draft()
+        return
     orders = target.env['sale.order']
     if target._name == 'sale.order':
         orders = target

@@ -307,12 +307,12 @@ class TestClinikoMigration(ApiMigrationCase):
                          ('Initial Consultation', '0001', 10.0, 'service'))
         self.assertEqual((oil.default_code, oil.list_price, oil.type), ('0002', 25.0, 'consu'))
 
-    def test_invoices_are_draft_customer_invoices(self):
+    def test_invoices_are_customer_invoices_posted_by_status(self):
         self.require_full_run()
         invoice = self.target('invoices', '108')
         joe = self.target('patients', '3')
         self.assertRecordValues(invoice, [{
-            'move_type': 'out_invoice', 'state': 'draft', 'partner_id': joe.partner_id.id,
+            'move_type': 'out_invoice', 'state': 'posted', 'partner_id': joe.partner_id.id,
             'invoice_date': datetime.date(2016, 7, 21), 'payment_reference': '104',
             'x_cliniko_invoice_number': '104', 'x_payment_status': 'paid', 'invoice_user_id': self.randy.id,
             'x_appointment_lead_id': self.target('appointments', '1').id, 'x_source_total_amount': 110.0,
@@ -326,6 +326,7 @@ class TestClinikoMigration(ApiMigrationCase):
         self.assertEqual((fee.move_id, fee.name, fee.price_unit, fee.product_id),
                          (self.target('invoices', '109'), 'Missed appointment fee', 50.0, self.env['product.product']))
         self.assertEqual(self.target('invoices', '109').x_payment_status, 'open')
+        self.assertEqual(self.target('invoices', '109').state, 'draft', "open in Cliniko: still a draft")
 
     def test_history_keeps_original_dates(self):
         self.require_full_run()
@@ -513,8 +514,9 @@ class TestClioMigration(ApiMigrationCase):
         grown = {model: self.counts_full[model] - self.counts_before[model] for model in self.COUNTED}
         self.assertEqual(grown, {
             'crm.lead': 3, 'res.partner': 3, 'res.users': 0, 'crm.tag': 2, 'calendar.event': 2,
-            'mail.message': 3, 'ir.attachment': 2, 'account.move': 2,
-            'account.move.line': 3 + 2,  # 3 entries + 1 receivable line per bill
+            # 2 bills + the journal entry of the posted trust payment
+            'mail.message': 3, 'ir.attachment': 2, 'account.move': 2 + 1,
+            'account.move.line': 3 + 2 + 2,  # 3 entries + 1 receivable line per bill + 2 for the payment
             'account.payment': 1, 'product.product': 0})
 
     def test_contacts_and_matters_follow_the_seed_mapping(self):
@@ -607,7 +609,7 @@ class TestClioMigration(ApiMigrationCase):
         jane = self.target('contacts', '501')
         bill = self.target('bills', '9501')
         self.assertRecordValues(bill, [{
-            'move_type': 'out_invoice', 'state': 'draft', 'partner_id': jane.id,
+            'move_type': 'out_invoice', 'state': 'posted', 'partner_id': jane.id,
             'invoice_date': datetime.date(2024, 2, 1), 'invoice_date_due': datetime.date(2024, 3, 2),
             'payment_reference': '1', 'ref': 'Lease review - January', 'invoice_origin': '00001-Smith',
             'x_clio_bill_state': 'awaiting_payment', 'x_source_total': 800.0, 'x_source_balance': 800.0}])
@@ -619,12 +621,14 @@ class TestClioMigration(ApiMigrationCase):
             'x_source_total': 750.0}])
         self.assertEqual(self.target('activities', '125565937').move_id, self.target('bills', '9502'))
         self.assertEqual(self.target('bills', '9502').x_clio_bill_state, 'paid')
+        self.assertEqual(self.target('bills', '9502').state, 'posted', "awaiting payment and paid bills are posted")
         deposit = self.target('bank_transactions', '6001')
         self.assertRecordValues(deposit, [{
             'payment_type': 'inbound', 'partner_type': 'customer', 'amount': 5000.0, 'date': datetime.date(2024, 1, 6),
             'journal_id': self.trust.id, 'partner_id': jane.id, 'memo': 'Retainer deposit',
             'x_matter_lead_id': self.target('matters', '700').id, 'x_funds_in': 5000.0,
             'x_clio_bank_account': 'IOLTA Trust Account'}])
+        self.assertNotEqual(deposit.state, 'draft', "the trust receipt is posted on the trust journal")
 
     def test_requests_carry_fields_order_limit_and_honour_retry_after(self):
         self.require_full_run()

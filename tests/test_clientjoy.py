@@ -107,10 +107,10 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertEqual((email.model, email.res_id, str(email.date), email.message_type),
                          ('res.partner', company.id, '2024-04-01 13:00:00', 'email'))
 
-        # Invoices -> draft customer invoices in their currency, with their lines.
+        # Invoices -> customer invoices in their currency, posted when sent, with their lines.
         invoice = self.cj_target('invoices', 'I7')
         self.assertEqual((invoice.move_type, invoice.state, invoice.partner_id, invoice.currency_id.name),
-                         ('out_invoice', 'draft', company, 'USD'))
+                         ('out_invoice', 'posted', company, 'USD'), "sent in Clientjoy: posted")
         self.assertEqual((str(invoice.invoice_date), str(invoice.invoice_date_due), invoice.payment_reference),
                          ('2024-04-01', '2024-05-01', 'INV-7'))
         self.assertEqual([(line.name, line.quantity, line.price_unit) for line in invoice.invoice_line_ids],
