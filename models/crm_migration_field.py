@@ -4,7 +4,7 @@ from odoo.exceptions import ValidationError
 
 from ..connectors import mapper
 from ..connectors.tabular import normalize_header
-from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, selection_key
+from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, WRITE_BACK_KEY, selection_key
 # Written by the proposal itself: they do not change what loads.
 PROPOSAL_ONLY_FIELDS = {'note', 'confidence', 'reason'}
 NEW_FIELD_TYPES = [
@@ -78,6 +78,13 @@ class CrmMigrationField(models.Model):
     create_missing = fields.Boolean(
         help="For links by name (stage, tag, lost reason): create the record when none has that name.")
     value_map_ids = fields.One2many('crm.migration.value.map', 'field_id', string='Value map', copy=True)
+    write_to_object_id = fields.Many2one(
+        'crm.migration.object', string='Write on the looked-up', ondelete='cascade',
+        domain="[('project_id', '=', project_id)]",
+        help="Write the value on the record this row looks up in that object (a patient's list of "
+             "practitioners from its appointments) instead of on the row's own record.")
+    write_mode = fields.Selection([('set', 'Replace'), ('append', 'Add as a line, once')], default='set',
+                                  help="Add: every distinct value on its own line, so a rerun adds nothing twice.")
     note = fields.Char(readonly=True, help="Why this line is in its current state (set when a file is bound).")
     max_length = fields.Integer(
         help="Longer source values are cut to this many characters (flagged by the audit and the sample diff).")
@@ -116,7 +123,7 @@ class CrmMigrationField(models.Model):
             if not name.startswith('x_'):
                 raise ValidationError(self.env._(
                     "%(model)s has no field %(field)s. New fields must start with x_.",
-                    model=line.object_id.target_model, field=name))
+                    model=(line.write_to_object_id or line.object_id).target_model, field=name))
             if name != normalize_header(name) or len(name) > 63:
                 raise ValidationError(self.env._(
                     "%s is not a valid field name (lowercase letters, digits and _, at most 63).", name))
@@ -149,7 +156,7 @@ class CrmMigrationField(models.Model):
         """The ORM field this line writes, or None when it is still to be created."""
         self.ensure_one()
         name = self.target_field or ''
-        model = self.object_id.target_model
+        model = (self.write_to_object_id or self.object_id).target_model
         if name.startswith(ACTIVITY_PREFIX):
             model, name = 'mail.activity', name[len(ACTIVITY_PREFIX):]
         if model not in self.env:
@@ -182,6 +189,7 @@ class CrmMigrationField(models.Model):
             'default': self.default_value,
             'required': self.required,
             'lookup': self.lookup_object_id.name,
+            'write_to': [self.write_to_object_id.name, self.write_mode],
             'max_length': self.max_length,
             'new': [self.new_field_type, self.new_field_relation, self.new_field_selection],
         }
@@ -193,7 +201,8 @@ class CrmMigrationField(models.Model):
         value_map = {v.source_value or '': v.target_value or '' for v in self.value_map_ids}
         is_action = (self.target_field or '').startswith(ACTION_PREFIX)
         return mapper.FieldSpec(
-            target=self.target_field,
+            target=(WRITE_BACK_KEY % (self.write_to_object_id.name, self.write_mode, self.target_field)
+                    if self.write_to_object_id else self.target_field),
             ttype='boolean' if is_action else field.type if field else self.new_field_type,
             sources=tuple(self._source_list()),
             transform=self.transform,

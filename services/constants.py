@@ -14,6 +14,8 @@ ALLOWED_ACTIONS = {
     'account.payment': ('action_post',),
     'sale.order': ('action_confirm',),
 }
+# Mapper key of a value written on a looked-up record: '@object:mode:field'.
+WRITE_BACK_KEY = '@%s:%s:%s'
 # Link operations that leave an Odoo record owned or changed by the migration.
 LIVE_OPERATIONS = ('created', 'updated', 'linked')
 

@@ -64,7 +64,8 @@ def build_mapper(obj, lines=None):
 class Entry:
     """One source row on its way through a batch."""
 
-    __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'actions', 'problems',
+    __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'actions', 'writes_back',
+                 'parents', 'problems',
                  'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'resolution')
 
     def __init__(self, row, source_id):
@@ -75,6 +76,8 @@ class Entry:
         self.values = {}
         self.activity = {}
         self.actions = ()
+        self.writes_back = {}
+        self.parents = {}
         self.problems = []
         self.link = None
         self.activity_link = None
@@ -128,6 +131,7 @@ class ObjectLoader:
                 for entry in writable:
                     if entry.outcome == 'created':
                         self._lead_partner(self.obj.name, entry.source_id, entry.res_id)
+            self._write_back([e for e in writable if e.writes_back and e.outcome in ('created', 'updated')])
             diffs, counts['mismatch'] = diff.compare_entries(self, writable, store=self.run.kind == 'sample')
             if diffs:
                 self.env['crm.migration.diff'].create(diffs)
@@ -183,7 +187,8 @@ class ObjectLoader:
         for entry in entries:
             values, problems = self.mapper.map_row(entry.row)
             entry.actions = tuple(k[len(ACTION_PREFIX):] for k, v in values.items() if k.startswith(ACTION_PREFIX) and v)
-            entry.values = {k: v for k, v in values.items() if not k.startswith((ACTIVITY_PREFIX, ACTION_PREFIX))}
+            entry.writes_back = {k: v for k, v in values.items() if k.startswith('@') and v is not None}
+            entry.values = {k: v for k, v in values.items() if not k.startswith((ACTIVITY_PREFIX, ACTION_PREFIX, '@'))}
             entry.activity = {k[len(ACTIVITY_PREFIX):]: v for k, v in values.items()
                               if k.startswith(ACTIVITY_PREFIX) and v is not None}
             entry.problems = list(problems)
@@ -202,7 +207,7 @@ class ObjectLoader:
         """Replace the mapper's references by ids, for the whole batch at once."""
         refs = {}
         for entry in entries:
-            for value in list(entry.values.values()) + list(entry.activity.values()):
+            for value in list(entry.values.values()) + list(entry.activity.values()) + list(entry.writes_back.values()):
                 for ref in (value if isinstance(value, list) else [value]):
                     if isinstance(ref, mapping.REFS):
                         refs.setdefault(type(ref), set()).add(ref)
@@ -213,6 +218,10 @@ class ObjectLoader:
         resolved.update(self._resolve_users(refs.get(mapping.UserRef, ())))
         resolved.update(self._resolve_products(refs.get(mapping.ProductRef, ())))
         for entry in entries:
+            # The records this row looks up, before the values become ids.
+            entry.parents = {value.object: resolved[value] for value in entry.values.values()
+                             if isinstance(value, mapping.LookupRef) and resolved.get(value)}
+            entry.writes_back = {key: self._as_text(value, resolved) for key, value in entry.writes_back.items()}
             entry.values = self._apply_refs(entry, entry.values, self.Model, resolved)
             entry.activity = self._apply_refs(entry, entry.activity, self.env['mail.activity'], resolved)
             self._adapt(entry)
@@ -624,6 +633,67 @@ class ObjectLoader:
             entry.outcome = 'updated'
         self._write_activities([e for e in entries if e.activity])
         self.Model.flush_model()
+
+    def _as_text(self, value, resolved):
+        """A value written on another record, as text: a looked-up record or a user by its name."""
+        target = resolved.get(value) if isinstance(value, mapping.REFS) else None
+        if isinstance(value, mapping.LookupRef):
+            return self.env[target[0]].browse(target[1]).display_name if target else None
+        if isinstance(value, mapping.UserRef):
+            return self.env['res.users'].browse(target).name if isinstance(target, int) else value.login
+        if isinstance(value, mapping.NameRef):
+            return value.name
+        return value
+
+    def _write_back(self, entries):
+        """Write values on the records the rows look up (a patient's practitioners from its appointments).
+
+        "Replace" keeps the last value, "add" keeps each distinct value once on its own
+        line: both give the same result when a run is repeated.
+        """
+        by_record = {}
+        for entry in entries:
+            for key, value in entry.writes_back.items():
+                object_name, mode, field = key[1:].split(':', 2)
+                parent = entry.parents.get(object_name)
+                if parent is None:
+                    entry.problems.append(mapping.Problem(field, self.env._(
+                        "%(field)s: the row points to no %(object)s record to write it on.",
+                        field=field, object=object_name), blocking=False))
+                    continue
+                by_record.setdefault(parent, {}).setdefault(field, (mode, []))[1].append(value)
+        for (model, res_id), changes in by_record.items():
+            record = self.env[model].with_context(IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
+            if not record:
+                continue
+            values = {}
+            for field, (mode, texts) in changes.items():
+                if mode == 'append':
+                    lines = [line for line in str(record[field] or '').splitlines() if line.strip()]
+                    for text in texts:
+                        text = mapping.value_to_text(text).strip()
+                        if text and text not in lines:
+                            lines.append(text)
+                    new = '\n'.join(lines)
+                    if new != (record[field] or ''):
+                        values[field] = new
+                elif record[field] != texts[-1]:
+                    values[field] = texts[-1]
+            if values:
+                try:
+                    with self.env.cr.savepoint():
+                        record.write(values)
+                except ROW_ERRORS as error:
+                    _logger.info("crm_migration: writing %s on %s %s refused: %s", list(values), model, res_id, error)
+                    for entry in entries:
+                        if entry.parents.get(next(iter(entry.parents), None)) == (model, res_id):
+                            entry.problems.append(mapping.Problem('', self.env._(
+                                "Could not write %(fields)s on %(record)s: %(error)s", fields=', '.join(values),
+                                record=record.display_name, error=_error_message(error)), blocking=False))
+                    continue
+                # The migration wrote it: not an edit a rollback should keep.
+                self.Record.search([('project_id', '=', self.project.id), ('res_model', '=', model),
+                                    ('res_id', '=', res_id)]).synced_at = self.env.cr.now()
 
     def _write_activities(self, entries):
         Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)

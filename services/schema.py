@@ -32,8 +32,9 @@ def planned_fields(project):
             name = line.target_field or ''
             if not name.startswith('x_'):
                 continue
+            model = (line.write_to_object_id or obj).target_model
             spec = {
-                'model': obj.target_model,
+                'model': model,
                 'name': name,
                 'ttype': line.target_ttype,
                 'label': line.target_description or name,
@@ -42,7 +43,7 @@ def planned_fields(project):
                 'sources': ['%s.%s' % (obj.name, source) for source in line._source_list()],
                 'exists': not line.is_new_field,
             }
-            key = (obj.target_model, name)
+            key = (model, name)
             known = planned.get(key)
             if known:
                 if known['ttype'] != spec['ttype']:

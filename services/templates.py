@@ -57,6 +57,7 @@ def apply_template(project, template):
         for index, field in enumerate(spec.get('fields', []), start=1):
             groups = source_groups(field)
             lookup = created.get(field.get('lookup_object'), (Object, None))[0]
+            write_to = created.get(field.get('write_to'), (Object, None))[0]
             lines.append({
                 'object_id': obj.id,
                 'sequence': field.get('sequence', index * 10),
@@ -68,6 +69,8 @@ def apply_template(project, template):
                 'transform': field.get('transform', 'direct'),
                 'separator': field.get('separator', ' '),
                 'lookup_object_id': lookup.id,
+                'write_to_object_id': write_to.id,
+                'write_mode': field.get('write_mode', 'set'),
                 'default_value': field.get('default') or False,
                 'required': field.get('required', False),
                 'create_missing': field.get('create_missing', False),
@@ -106,6 +109,8 @@ def export_mapping(project):
             optional = {
                 'separator': line.separator if line.separator != ' ' else None,
                 'lookup_object': line.lookup_object_id.name,
+                'write_to': line.write_to_object_id.name,
+                'write_mode': line.write_mode if line.write_to_object_id else None,
                 'default': line.default_value, 'required': line.required, 'create_missing': line.create_missing,
                 'optional': line.optional,
                 'max_length': line.max_length,

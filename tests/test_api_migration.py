@@ -253,6 +253,20 @@ class TestClinikoMigration(ApiMigrationCase):
         self.assertEqual((joe.name, joe.phone, joe.description), ('Joe Monahan', '61855555555', '<p>Prefers mornings</p>'))
         olga = self.target('patients', '4')  # from /patients/archived
         self.assertEqual((olga.name, olga.x_cliniko_archived_at), ('Olga Archer', utc(2013, 6, 5, 14, 37, 18)))
+        # Every practitioner assignment, one per line, written from the appointments (seed: "all
+        # assignments preserved as a multi-line custom field on the lead"); the last treatment
+        # note's text as the summary field.
+        self.assertEqual(peter.x_practitioners, 'Mia Wong\nRandy Savage')
+        self.assertEqual(joe.x_practitioners, 'Randy Savage')
+        self.assertEqual(joe.x_treatment_summary, 'Subjective\nPain (0-10): 4')
+        self.assertTrue(peter.x_treatment_summary.startswith('Section 1\nPatient progress report'))
+        # Invoices stored for reference on the appointment lead (Invoice_Number__c, Total_Amount__c,
+        # Payment_Status__c in the seed).
+        paid = self.target('appointments', '1')
+        self.assertEqual((paid.x_invoice_number, paid.x_invoice_total, paid.x_invoice_payment_status),
+                         ('104', 110.0, 'Paid'))
+        self.assertEqual(self.target('appointments', '2').x_invoice_payment_status, 'Open')
+        self.assertFalse(self.target('appointments', '3').x_invoice_number)
         # Patient -> crm.lead "via res.partner": every patient gets its contact (L2), recorded for rollback.
         for source_id, lead in (('1', peter), ('1234567890123456789', ada), ('3', joe), ('4', olga)):
             self.assertEqual(lead.partner_id, self.target('patients', source_id, 'res.partner'), source_id)
