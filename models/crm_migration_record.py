@@ -41,6 +41,8 @@ class CrmMigrationRecord(models.Model):
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
     message = fields.Text()
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
+    pending_links = fields.Json(help="Links to records of the same object, set once the whole object has "
+                                     "loaded: {field: source id}.")
     pending_actions = fields.Char(
         help="Methods to run on the record once the whole run has loaded (post an invoice after its lines).")
     rollback_hold = fields.Boolean(

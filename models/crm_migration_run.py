@@ -9,7 +9,7 @@ from odoo.exceptions import UserError
 
 from ..connectors.exceptions import ConnectorError
 from ..services import rollback, schema
-from ..services.loader import ObjectLoader, run_pending_actions
+from ..services.loader import ObjectLoader, resolve_pending_links, run_pending_actions
 
 _logger = logging.getLogger(__name__)
 
@@ -340,6 +340,8 @@ class CrmMigrationRun(models.Model):
         _logger.info("crm_migration run %s: %s %d rows in %.1fs", self.id, obj.name, processed,
                      time.monotonic() - started)
         if processed < size:
+            if self.kind in LOAD_KINDS:
+                resolve_pending_links(self, obj)
             stat.done = True
             objects = self._objects()
             following = objects[list(objects).index(obj) + 1:] if obj in objects else objects.browse()

@@ -65,7 +65,7 @@ class Entry:
     """One source row on its way through a batch."""
 
     __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'actions', 'writes_back',
-                 'parents', 'problems',
+                 'parents', 'pending', 'problems',
                  'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'resolution')
 
     def __init__(self, row, source_id):
@@ -78,6 +78,7 @@ class Entry:
         self.actions = ()
         self.writes_back = {}
         self.parents = {}
+        self.pending = {}
         self.problems = []
         self.link = None
         self.activity_link = None
@@ -281,6 +282,11 @@ class ObjectLoader:
     def _lookup_value(self, entry, field, ref, link):
         """Turn the link of a looked-up source record into a value for ``field``."""
         label = field.string
+        if link is None and ref.object == self.obj.name and field.type == 'many2one':
+            # A row of this very object (a person's company, listed later in the
+            # file): linked once the whole object has loaded.
+            entry.pending[field.name] = ref.source_id
+            return None
         if link is None:
             message = self.env._(
                 "%(field)s: %(object)s %(id)s was not migrated (missing from its file, or failed).",
@@ -738,7 +744,8 @@ class ObjectLoader:
             if entry.outcome in ('created', 'updated', 'linked'):
                 values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now,
                               previous_values=entry.previous,
-                              pending_actions=','.join(entry.actions) or False)
+                              pending_actions=','.join(entry.actions) or False,
+                              pending_links=entry.pending or False)
                 if entry.outcome != 'updated' or not (link and link.created_run_id):
                     values['created_run_id'] = self.run.id
                 if entry.outcome == 'updated' and link and link.operation == 'created':
@@ -838,3 +845,40 @@ def run_pending_actions(run, limit):
             values['message'] = '; '.join(filter(None, [link.message] + messages))
         link.write(values)
     return len(links)
+
+
+def resolve_pending_links(run, obj):
+    """Set the links to rows of the same object, now that all of them are loaded.
+
+    Returns how many links were set; a row pointing to a record missing from
+    the source gets an orphan issue instead.
+    """
+    env = run.env
+    Record = env['crm.migration.record']
+    links = Record.search([('object_id', '=', obj.id), ('run_id', '=', run.id), ('pending_links', '!=', False),
+                           ('operation', 'in', LIVE_OPERATIONS)])
+    wanted = {source_id for link in links for source_id in link.pending_links.values()}
+    targets = {target.source_id: target.res_id for target in Record.search([
+        ('object_id', '=', obj.id), ('source_id', 'in', list(wanted)), ('res_model', '=', obj.target_model),
+        ('operation', 'in', LIVE_OPERATIONS)])}
+    done = 0
+    Model = env[obj.target_model].with_context(IMPORT_CONTEXT, active_test=False)
+    for link in links:
+        values, missing = {}, []
+        for field, source_id in link.pending_links.items():
+            if source_id in targets:
+                values[field] = targets[source_id]
+            else:
+                missing.append('%s %s' % (obj.name, source_id))
+        try:
+            with env.cr.savepoint():
+                Model.browse(link.res_id).write(values)
+            done += len(values)
+        except ROW_ERRORS as error:
+            missing.append(_error_message(error))
+        update = {'pending_links': False, 'synced_at': env.cr.now()}
+        if missing:
+            update['message'] = '; '.join(filter(None, [link.message, env._(
+                "Not linked: %s was not migrated.", ', '.join(missing))]))
+        link.write(update)
+    return done

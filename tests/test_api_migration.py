@@ -536,8 +536,12 @@ class TestClioMigration(ApiMigrationCase):
     def test_contacts_and_matters_follow_the_seed_mapping(self):
         self.require_full_run()
         jane = self.target('contacts', '501')
+        holdings = self.target('contacts', '502')
+        # Listed before her company: linked once all contacts are in (seed: secondary
+        # contacts as child_ids of the firm).
+        self.assertEqual(holdings.child_ids, jane)
         self.assertRecordValues(jane, [{
-            'name': 'Jane Smith', 'is_company': False, 'company_name': 'Smith Holdings', 'x_salutation': 'Ms.',
+            'name': 'Jane Smith', 'is_company': False, 'parent_id': holdings.id, 'x_salutation': 'Ms.',
             'function': 'Director', 'email': 'jane@example.com', 'phone': '+1 604 555 0100',
             'x_additional_phones': '+1 604 555 0199', 'x_other_emails': 'jane@example.com; jane.home@example.com',
             'street': '1 Main St', 'city': 'Vancouver', 'zip': 'V6B 1A1', 'x_date_of_birth': datetime.date(1980, 4, 1),
