@@ -7,7 +7,7 @@ from ..services.constants import LIVE_OPERATIONS
 
 # Object settings that change what loads (file bindings and counts do not).
 MAPPING_FIELDS = {'enabled', 'source_key', 'target_model', 'dedup_field', 'match_existing', 'sequence',
-                  'create_records', 'create_partner'}
+                  'create_records', 'create_partner', 'deletes_object_id'}
 from odoo.exceptions import ValidationError
 
 
@@ -43,6 +43,10 @@ class CrmMigrationObject(models.Model):
     dedup_field = fields.Char(
         'Duplicate key', help="Target field whose equal values flag duplicates (e.g. email): the "
                               "second record is held with an issue instead of being created or merged silently.")
+    deletes_object_id = fields.Many2one(
+        'crm.migration.object', string='Deletions of', ondelete='cascade',
+        help="The rows of this object are records deleted in the source (Cliniko's /deleted routes): "
+             "the matching migrated records of that object are archived, reversibly.")
     create_records = fields.Boolean(
         'Create missing records', default=True,
         help="Off for objects that only link to what exists (staff to Odoo users): a row with no match "
@@ -79,10 +83,10 @@ class CrmMigrationObject(models.Model):
             columns = [key for key, _label in (obj.source_columns or []) if key not in used]
             obj.unmapped_columns = ', '.join(columns)
 
-    @api.depends('field_ids.lookup_object_id', 'field_ids.enabled')
+    @api.depends('field_ids.lookup_object_id', 'field_ids.enabled', 'deletes_object_id')
     def _compute_depends_on_ids(self):
         for obj in self:
-            obj.depends_on_ids = obj.field_ids.filtered('enabled').lookup_object_id - obj
+            obj.depends_on_ids = (obj.field_ids.filtered('enabled').lookup_object_id | obj.deletes_object_id) - obj
 
     def _compute_record_counts(self):
         Record = self.env['crm.migration.record']

@@ -90,7 +90,8 @@ def bind_table(obj, attachment, table, sheet=None):
         used.update(c for group in chosen for c in group)
     for line, chosen in plans.items():
         _bind_line(line, chosen, labels, concepts, used)
-    _propose_other_columns(obj, headers, sample, used)
+    if not obj.deletes_object_id:  # deletions only carry ids: nothing to map
+        _propose_other_columns(obj, headers, sample, used)
 
 
 def _template_columns(line, keys):

@@ -118,6 +118,8 @@ class ObjectLoader:
     # ------------------------------------------------------------------
     def load(self, rows):
         """Load ``rows`` (dicts from the connector); return the counters of the batch."""
+        if self.obj.deletes_object_id:
+            return self._load_deletions(rows)
         entries = self._prepare(rows)
         pending = [e for e in entries if not e.outcome]
         self._map(pending)
@@ -141,6 +143,35 @@ class ObjectLoader:
             key = {'created': 'created', 'updated': 'updated', 'unchanged': 'unchanged',
                    'linked': 'updated', 'skipped': 'skipped', 'failed': 'failed'}[entry.outcome]
             counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def _load_deletions(self, rows):
+        """Rows deleted in the source: archive the records migrated from them.
+
+        Archiving is the reversible way: the previous value is recorded, so rolling
+        back the delta that saw the deletion brings the record back.  A target that
+        cannot be archived is left as it is and the link says so.
+        """
+        base = self.obj.deletes_object_id
+        source_ids = [mapping.value_to_text(row.get(self.obj.source_key)).strip() for row in rows]
+        links = self.Record.search([('object_id', '=', base.id), ('source_id', 'in', source_ids),
+                                    ('res_model', '=', base.target_model), ('operation', 'in', LIVE_OPERATIONS)])
+        counts = {'read': len(rows), 'skipped': len(rows) - len(links)}
+        Model = self.env[base.target_model].with_context(IMPORT_CONTEXT, active_test=False)
+        for link in links:
+            record = Model.browse(link.res_id).exists()
+            if not record or 'active' not in record._fields:
+                link.message = self.env._("Deleted in the source; %s cannot be archived, left as it is.",
+                                          Model._description)
+                counts['skipped'] += 1
+                continue
+            if not record.active:
+                counts['unchanged'] = counts.get('unchanged', 0) + 1
+                continue
+            record.active = False
+            link.write({'run_id': self.run.id, 'previous_values': {'active': True}, 'checksum': False,
+                        'synced_at': self.env.cr.now(), 'message': self.env._("Archived: deleted in the source")})
+            counts['updated'] = counts.get('updated', 0) + 1
         return counts
 
     # ------------------------------------------------------------------

@@ -53,6 +53,8 @@ def apply_template(project, template):
         if spec.get('source_key_column'):
             created[spec['name']][0].source_key = spec['source_key_column']
     for obj, spec in created.values():
+        if spec.get('deletes'):
+            obj.deletes_object_id = created[spec['deletes']][0]
         lines = []
         for index, field in enumerate(spec.get('fields', []), start=1):
             groups = source_groups(field)
@@ -129,6 +131,7 @@ def export_mapping(project):
             'exclude_patterns': [p for p in (obj.exclude_patterns or '').split(',') if p],
             'dedup_field': obj.dedup_field or None, 'match_existing': obj.match_existing,
             'create': obj.create_records, 'create_partner': obj.create_partner,
+            'deletes': obj.deletes_object_id.name or None,
             'fields': fields,
         })
     template = load_template(project.source_type)

@@ -183,6 +183,8 @@ class TestClinikoMigration(ApiMigrationCase):
         'patient_attachments': dict(read=3, created=2, updated=0, skipped=0, failed=1),
         'invoices': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'invoice_items': dict(read=3, created=3, updated=0, skipped=0, failed=0),
+        'patients_deleted': dict(read=0, created=0, updated=0, skipped=0, failed=0),
+        'appointments_deleted': dict(read=0, created=0, updated=0, skipped=0, failed=0),
     }
 
     @classmethod
@@ -438,6 +440,7 @@ class TestClinikoMigration(ApiMigrationCase):
         delta = self.run_delta()
         expected = {name: dict.fromkeys(COUNTERS, 0) for name in self.EXPECTED}
         expected['patients'] = dict(read=2, created=1, updated=1, skipped=0, failed=0)
+        expected['patients_deleted'] = dict(read=1, created=0, updated=1, skipped=0, failed=0)
         self.assertEqual(self.counters(delta), expected)
         lists = [e for e in self.account.api.log if e.param('per_page') == '100' and e.path != '/v1/users']
         self.assertTrue(lists)
@@ -448,6 +451,13 @@ class TestClinikoMigration(ApiMigrationCase):
         self.assertEqual(self.link('patients', '5').run_id, delta)
         self.assertEqual(peter_link.run_id, self.full_run, "an unchanged patient is not written")
         self.assertEqual(self.counts()['crm.lead'], self.counts_full['crm.lead'] + 1)
+        # Deleted in Cliniko during the cutover: archived (reversibly), not deleted.
+        joe = self.target('patients', '3')
+        self.assertFalse(joe.active)
+        self.assertEqual(self.link('patients', '3').previous_values, {'active': True})
+        self.run_rollback(of_run=delta)
+        self.assertTrue(joe.active, "rolling the delta back brings the patient back")
+        self.assertEqual(self.link('patients', '5').operation, 'rolled_back', "Grace, new in the delta, is gone")
 
     def test_practitioner_without_odoo_user_is_an_issue(self):
         """GAP L1 (match-only objects): a practitioner whose e-mail no Odoo user has must not be

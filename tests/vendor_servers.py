@@ -162,6 +162,12 @@ class ClinikoAccount(VendorAccount):
         self.api.script('GET', '/v1/patients', Reply(payload=self.patients[0]))
         self.api.script('GET', '/v1/patients', Reply(payload=self.patients[1]), query={'page': '2'})
         self.api.script('GET', '/v1/patients/archived', Reply(payload=self.archived))
+        # https://docs.api.cliniko.com/ -- /patients/deleted and /individual_appointments/deleted list
+        # the records deleted since, in the object's own envelope.
+        for path, key in (('/v1/patients/deleted', 'patients'),
+                          ('/v1/individual_appointments/deleted', 'individual_appointments')):
+            self.api.script('GET', path, Reply(payload={key: [], 'total_entries': 0,
+                                                        'links': {'self': self.api.url + path}}))
 
     def project_values(self, **values):
         return dict({
@@ -199,6 +205,12 @@ class ClinikoAccount(VendorAccount):
             payload = self.data['delta_patients'] if path == '/v1/patients' else {
                 records: [], 'total_entries': 0, 'links': {'self': self.api.url + path}}
             routes.append(self.api.script('GET', path, Reply(payload=payload), query=query))
+        # Joe Monahan (patient 3) was deleted in Cliniko during the cutover.
+        deleted = {'patients': [{'id': 3, 'deleted_at': '2024-06-02T09:00:00Z', 'updated_at': '2024-06-02T09:00:00Z',
+                                 'first_name': 'Joe', 'last_name': 'Monahan',
+                                 'links': {'self': self.api.url + '/v1/patients/3'}}],
+                   'total_entries': 1, 'links': {'self': self.api.url + '/v1/patients/deleted'}}
+        routes.append(self.api.script('GET', '/v1/patients/deleted', Reply(payload=deleted), query=query))
         return routes
 
 
