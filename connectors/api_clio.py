@@ -13,6 +13,7 @@
 * 50 requests a minute per access token at peak hours; a 429 carries
   ``Retry-After`` (seconds).
 """
+import logging
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +21,8 @@ from .api_base import ApiObject, ApiSource, Page, columns, flatten, iso_utc
 from .api_exceptions import AuthError, HttpStatusError
 from .exceptions import ConnectorError
 from .http_client import HttpClient
+
+_logger = logging.getLogger(__name__)
 
 REGION_HOSTS = {
     'us': 'app.clio.com',
@@ -152,6 +155,7 @@ class ClioSource(ApiSource):
                            "permissions) or the authorising user's role do not allow reading this.")
         super().__init__(http)
         self._token_url = token_url_for(base_url)
+        self._options = None
 
     # -- vendor hooks --------------------------------------------------
 
@@ -192,7 +196,11 @@ class ClioSource(ApiSource):
         record.pop('etag', None)  # a cache validator, not data
         row = {}
         for value in record.pop('custom_field_values', None) or ():
-            self._put_custom_field(row, value.get('field_name') or value.get('id'), value.get('value'))
+            content = value.get('value')
+            if str(value.get('id') or '').startswith('picklist') and content not in (None, ''):
+                # A picklist value is the option's id; its label lives in the field's definition.
+                content = self._picklist_labels().get(str(content), content)
+            self._put_custom_field(row, value.get('field_name') or value.get('id'), content)
         emails = record.pop('email_addresses', None)
         if emails is not None:
             row['email_addresses'] = '; '.join(e.get('address') or '' for e in emails if e.get('address'))
@@ -207,6 +215,22 @@ class ClioSource(ApiSource):
         if spec.name == 'documents':
             row['download_ref'] = '' if record.get('deleted_at') else row.get('id', '')
         return row
+
+    def _picklist_labels(self):
+        """``{option id: label}`` of every picklist custom field, read once per connector."""
+        if self._options is None:
+            self._options = {}
+            try:
+                for field in self.iter_rows('custom_fields'):
+                    ids = str(field.get('picklist_options_id') or '').split('; ')
+                    labels = str(field.get('picklist_options_option') or '').split('; ')
+                    if len(ids) == len(labels):
+                        self._options.update((i, label) for i, label in zip(ids, labels) if i)
+            except ConnectorError as error:
+                # Without the definitions (no permission to read them) the ids stay:
+                # the mapping's value map can still turn them into labels.
+                _logger.info('Clio custom field definitions unreadable (%s): picklists keep option ids', error)
+        return self._options
 
     # -- OAuth ---------------------------------------------------------
 

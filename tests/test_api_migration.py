@@ -547,6 +547,9 @@ class TestClioMigration(ApiMigrationCase):
         self.require_full_run()
         jane = self.target('contacts', '501')
         holdings = self.target('contacts', '502')
+        # A picklist custom field arrives as its label (Clio sends the option id).
+        self.assertEqual(jane.x_cf_client_tier, 'Gold')
+        self.assertEqual(jane.x_cf_referral_source, 'Website')
         # Listed before her company: linked once all contacts are in (seed: secondary
         # contacts as child_ids of the firm).
         self.assertEqual(holdings.child_ids, jane)
@@ -668,8 +671,9 @@ class TestClioMigration(ApiMigrationCase):
             if entry.path != '/api/v4/calendar_entries.json':  # the only list without an order parameter
                 self.assertEqual(entry.param('order'), 'id(asc)', entry.path)
         pages = [e for e in lists if e.param('limit') == '200']
-        self.assertEqual({e.path for e in pages}, set(ClioAccount.LISTS) - {'/api/v4/custom_fields.json'}
-                         | {'/api/v4/contacts.json', '/api/v4/notes.json'})
+        # custom_fields is not loaded, but read once for the picklist labels of contacts.
+        self.assertEqual({e.path for e in pages}, set(ClioAccount.LISTS) | {'/api/v4/contacts.json', '/api/v4/notes.json'})
+        self.assertEqual(len([e for e in pages if e.path == '/api/v4/custom_fields.json']), 1)
         contacts = [e.param('page_token') for e in pages if e.path == '/api/v4/contacts.json']
         self.assertEqual(contacts, [None, 'xyx'], "meta.paging.next is followed")
         self.assertEqual(sorted(e.param('type') for e in pages if e.path == '/api/v4/notes.json'),
