@@ -3,11 +3,12 @@ import json
 
 from odoo import api, fields, models
 
+from ..connectors import mapper as mapping
 from ..services.constants import LIVE_OPERATIONS
 
 # Object settings that change what loads (file bindings and counts do not).
 MAPPING_FIELDS = {'enabled', 'source_key', 'target_model', 'dedup_field', 'match_existing', 'sequence',
-                  'create_records', 'create_partner', 'deletes_object_id'}
+                  'create_records', 'create_partner', 'deletes_object_id', 'source_object', 'row_filter'}
 from odoo.exceptions import ValidationError
 
 
@@ -43,6 +44,13 @@ class CrmMigrationObject(models.Model):
     dedup_field = fields.Char(
         'Duplicate key', help="Target field whose equal values flag duplicates (e.g. email): the "
                               "second record is held with an issue instead of being created or merged silently.")
+    source_object = fields.Char(
+        'Reads the rows of', help="Another object of the project whose table (or API object) this one reads "
+                                  "too: one source row then makes a record in each (a customer row -> the "
+                                  "company and its contact person).")
+    row_filter = fields.Json(
+        help="Only rows matching every condition load: [[column, 'in'|'not in', [values]], [column, 'set'|'not set']]. "
+             "Other rows are counted as skipped, without a link: another object takes them.")
     deletes_object_id = fields.Many2one(
         'crm.migration.object', string='Deletions of', ondelete='cascade',
         help="The rows of this object are records deleted in the source (Cliniko's /deleted routes): "
@@ -161,6 +169,28 @@ class CrmMigrationObject(models.Model):
             ordered |= ready[0]
             pending -= ready[0]
         return ordered
+
+    def _source_name(self):
+        """The source table or API object this object reads."""
+        return self.source_object or self.name
+
+    def _table_object(self):
+        """The object holding the file binding of the rows this object reads."""
+        return self.project_id.object_ids.filtered(lambda o: o.name == self._source_name())[:1] or self
+
+    def _row_matches(self, row):
+        for condition in self.row_filter or ():
+            column, operator = condition[0], condition[1]
+            if isinstance(column, list):  # alternatives, as the column names of exports vary
+                column = next((c for c in column if c in row), column[0])
+            value = mapping.normalize_key(row.get(column))
+            if operator in ('in', 'not in'):
+                wanted = {mapping.normalize_key(v) for v in condition[2]}
+                if (value in wanted) != (operator == 'in'):
+                    return False
+            elif operator in ('set', 'not set') and bool(value) != (operator == 'set'):
+                return False
+        return True
 
     def _header_keys(self):
         return [key for key, _label in (self.source_columns or [])]

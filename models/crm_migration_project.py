@@ -292,10 +292,10 @@ class CrmMigrationProject(models.Model):
         source = self._get_source()
         offered = {name: label for name, label, _headers in source.objects()}
         for obj in self.object_ids:
-            if obj.name not in offered:
+            if obj._source_name() not in offered:
                 obj.write({'enabled': False})
                 continue
-            binding.bind_table(obj, None, sources.ApiTable(source, obj.name, offered[obj.name]))
+            binding.bind_table(obj, None, sources.ApiTable(source, obj._source_name(), offered[obj._source_name()]))
         return True
 
     def _store_clio_tokens(self, tokens):
@@ -436,7 +436,8 @@ class CrmMigrationProject(models.Model):
         enabled = self.object_ids.filtered('enabled')
         if not enabled:
             raise UserError(self.env._("Enable at least one object to migrate."))
-        missing = enabled.filtered(lambda o: not o.attachment_id) if self._is_file_source() else enabled.browse()
+        missing = enabled.filtered(lambda o: not o._table_object().attachment_id) if self._is_file_source() \
+            else enabled.browse()
         if not self._is_file_source() and not (self.sudo().api_key or self.sudo().api_access_token
                                                or self.sudo().api_refresh_token):
             raise UserError(self.env._("Enter the source's credentials (tab Connection) first."))
@@ -520,6 +521,8 @@ class CrmMigrationProject(models.Model):
                 continue
             documents.setdefault(attachment.name, self._attachment_opener(attachment))
         for obj in self.object_ids.filtered('attachment_id'):
+            if obj.source_object:
+                continue  # reads the table of the object it names
             opener = self._attachment_opener(obj.attachment_id)
             name = obj.attachment_id.name
             if name.lower().endswith(tabular.XLSX_EXTENSIONS):

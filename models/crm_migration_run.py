@@ -34,18 +34,19 @@ class RowReader:
         self.keys = keys or {}
         self._iterators = {}
 
-    def take(self, name, offset, size, cursor=None, cursor_index=0):
+    def take(self, obj, offset, size, cursor=None, cursor_index=0):
+        name, source = obj.name, obj._source_name()
         iterator, position = self._iterators.get(name, (None, None))
         if iterator is None or position != offset:
             if name in self.wanted:
                 wanted, key = self.wanted[name], self.keys.get(name)
-                rows = (row for row in self.source.iter_rows(name, since=self.since)
+                rows = (row for row in self.source.iter_rows(source, since=self.since)
                         if str(row.get(key, '')).strip() in wanted)
                 iterator = itertools.islice(rows, offset, None)
             elif cursor:
-                iterator = self.source.iter_rows(name, since=self.since, cursor=cursor, offset=cursor_index)
+                iterator = self.source.iter_rows(source, since=self.since, cursor=cursor, offset=cursor_index)
             else:
-                iterator = self.source.iter_rows(name, since=self.since, offset=offset)
+                iterator = self.source.iter_rows(source, since=self.since, offset=offset)
         rows = list(itertools.islice(iterator, size))
         self._iterators[name] = (iterator, offset + len(rows))
         return rows
@@ -329,8 +330,8 @@ class CrmMigrationRun(models.Model):
         else:
             if not self.offset and not stat.source_count:
                 stat.source_count = (len(self.sample_ids.get(obj.name, [])) if self.kind == 'sample'
-                                     else reader.source.count(obj.name) or 0)
-            rows = reader.take(obj.name, self.offset, size, self.cursor, self.cursor_index + 1)
+                                     else reader.source.count(obj._source_name()) or 0)
+            rows = reader.take(obj, self.offset, size, self.cursor, self.cursor_index + 1)
             counts = ObjectLoader(self, obj, reader.source).load(rows) if rows else {}
             stat._add(counts)
             processed = len(rows)

@@ -68,7 +68,9 @@ class Audit:
             (spec.target for spec in mapper.specs if spec.transform == 'email'), None)
         names_and_births = 'x_date_of_birth' in {spec.target for spec in mapper.specs} and obj.target_model == 'crm.lead'
         ids, first_by_key, first_by_person = set(), {}, {}
-        for row in source.iter_rows(obj.name):
+        for row in source.iter_rows(obj._source_name()):
+            if not obj._row_matches(row):
+                continue
             source_id = mapping.value_to_text(row.get(obj.source_key)).strip() if obj.source_key else ''
             if not source_id:
                 self.add(obj, 'invalid', 'line %s' % row.get('_line_nr'), env._(

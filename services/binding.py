@@ -44,7 +44,7 @@ def detect_object(project, table_name, header_keys, taken=()):
     """The best-fitting object of ``project`` for a table, or an empty recordset."""
     best, best_score = project.env['crm.migration.object'], 1.0
     for obj in project.object_ids:
-        if obj in taken:
+        if obj in taken or obj.source_object:
             continue
         score = score_object(obj, table_name, header_keys)
         if score > best_score:

@@ -120,6 +120,10 @@ class ObjectLoader:
         """Load ``rows`` (dicts from the connector); return the counters of the batch."""
         if self.obj.deletes_object_id:
             return self._load_deletions(rows)
+        read = len(rows)
+        if self.obj.row_filter:
+            # Rows for another object reading the same table: not this object's to record.
+            rows = [row for row in rows if self.obj._row_matches(row)]
         entries = self._prepare(rows)
         pending = [e for e in entries if not e.outcome]
         self._map(pending)
@@ -127,7 +131,7 @@ class ObjectLoader:
         self._deduplicate([e for e in pending if not e.outcome])
         self._plan([e for e in pending if not e.outcome])
         writable = [e for e in pending if e.outcome in ('create', 'update')]
-        counts = {'read': len(rows)}
+        counts = {'read': read, 'skipped': read - len(rows)}
         if writable:
             self._write(writable)
             if self.obj.create_partner and self.obj.target_model == 'crm.lead':

@@ -12,7 +12,7 @@ def select_sample(project, size):
     """``{object name: [source ids]}`` for about ``size`` records in all."""
     source = project._get_source()
     objects = project.object_ids.filtered('enabled')._sorted_for_load()
-    totals = {obj: obj.row_count or source.count(obj.name) or 0 for obj in objects}
+    totals = {obj: obj.row_count or source.count(obj._source_name()) or 0 for obj in objects}
     total = sum(totals.values()) or 1
     picked = {obj.name: set() for obj in objects}
     # Children first: the parents they point to are then added to the parents' sample.
@@ -26,9 +26,9 @@ def select_sample(project, size):
                    if line.transform == 'lookup' and line.lookup_object_id.name in picked]
         covered, chosen, seen = set(), picked[obj.name], set()
         spread = 0
-        for index, row in enumerate(source.iter_rows(obj.name)):
+        for index, row in enumerate(source.iter_rows(obj._source_name())):
             source_id = mapping.value_to_text(row.get(obj.source_key)).strip()
-            if not source_id:
+            if not source_id or not obj._row_matches(row):
                 continue
             seen.add(source_id)
             combination = tuple(mapping.normalize_key(row.get(c)) for columns in mapped_columns for c in columns)

@@ -47,6 +47,8 @@ def apply_template(project, template):
             'dedup_field': spec.get('dedup_field') or False,
             'match_existing': spec.get('match_existing', False),
             'create_records': spec.get('create', True),
+            'source_object': spec.get('source_object') or False,
+            'row_filter': spec.get('row_filter') or False,
             'create_partner': spec.get('create_partner', False),
             'enabled': spec.get('enabled', True),
         }), spec)
@@ -132,6 +134,7 @@ def export_mapping(project):
             'dedup_field': obj.dedup_field or None, 'match_existing': obj.match_existing,
             'create': obj.create_records, 'create_partner': obj.create_partner,
             'deletes': obj.deletes_object_id.name or None,
+            'source_object': obj.source_object or None, 'row_filter': obj.row_filter or None,
             'fields': fields,
         })
     template = load_template(project.source_type)

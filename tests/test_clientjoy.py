@@ -54,9 +54,13 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertStat(run, 'owners', read=2, created=0, updated=2, failed=0)
         self.assertStat(run, 'pipelines', created=3, failed=0)
         self.assertStat(run, 'customers', created=2, failed=0)
+        # The same customer rows again: a contact person for each company row (seed: company + contact).
+        self.assertStat(run, 'customer_contacts', read=2, created=1, skipped=1, failed=0)
         self.assertStat(run, 'leads', created=3, failed=0)
         self.assertStat(run, 'appointments', created=1, failed=0)
-        self.assertStat(run, 'activities', created=2, failed=0)
+        # Engagements routed by type: notes and e-mails to the chatter, meetings to the calendar.
+        self.assertStat(run, 'activities', read=3, created=2, skipped=1, failed=0)
+        self.assertStat(run, 'meetings', read=3, created=1, skipped=2, failed=0)
         self.assertStat(run, 'invoices', created=1, failed=0)
         self.assertStat(run, 'invoice_items', created=2, failed=0)
         self.assertEqual(self.cj_target('owners', 'U2'), self.priya)
@@ -74,6 +78,12 @@ class TestClientjoyExport(CrmMigrationCommon):
                          ('Brightside Dental', True, 'maya@brightside.example', '+1 415 555 0100', '+1 415 555 0101'))
         self.assertEqual((company.user_id, company.country_id.code), (self.priya, 'US'))
         self.assertEqual(sorted(company.category_id.mapped('name')), ['Dental', 'VIP'])
+        maya = self.cj_target('customer_contacts', 'C100')
+        self.assertEqual((maya.name, maya.parent_id, maya.email, maya.type, maya.is_company),
+                         ('Maya Ortiz', company, 'maya@brightside.example', 'contact', False))
+        self.assertEqual(company.child_ids, maya)
+        self.assertFalse(self.cj.record_ids.filtered(
+            lambda r: r.object_id.name == 'customer_contacts' and r.source_id == 'C101'), "an individual has no extra contact")
         tom = self.cj_target('customers', 'C101')
         self.assertEqual((tom.name, tom.is_company, tom.user_id.id), ('Tom Berg', False, False))
         ghost = self.cj.issue_ids.filtered(lambda i: i.kind == 'unmatched_user')
@@ -107,6 +117,9 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertEqual((email.model, email.res_id, str(email.date), email.message_type),
                          ('res.partner', company.id, '2024-04-01 13:00:00', 'email'))
 
+        meeting = self.cj_target('meetings', 'E3')
+        self.assertEqual((meeting.name, str(meeting.start), meeting.opportunity_id, meeting.user_id),
+                         ('Proposal review meeting', '2024-03-20 14:00:00', open_lead, self.priya))
         # Invoices -> customer invoices in their currency, posted when sent, with their lines.
         invoice = self.cj_target('invoices', 'I7')
         self.assertEqual((invoice.move_type, invoice.state, invoice.partner_id, invoice.currency_id.name),

@@ -97,6 +97,16 @@ class CrmMigrationUpload(models.TransientModel):
                 table = tabular.CsvTable(line.object_id.name, line.table_name, opener)
             binding.bind_table(line.object_id, line.attachment_id, table, line.sheet_name)
         bound = chosen.object_id
+        # Objects reading the table of a bound object (a customer row -> its contact person too).
+        for obj in project.object_ids.filtered(lambda o: o.source_object and o._table_object() in chosen.object_id):
+            primary = obj._table_object()
+            opener = project._attachment_opener(primary.attachment_id)
+            if primary.sheet_name:
+                table = tabular.XlsxTable(obj.name, primary.attachment_id.name, opener, primary.sheet_name)
+            else:
+                table = tabular.CsvTable(obj.name, primary.attachment_id.name, opener)
+            binding.bind_table(obj, primary.attachment_id, table, primary.sheet_name)
+            bound |= obj
         (project.object_ids - bound).filtered(lambda o: not o.attachment_id).write({'enabled': False})
         bound.write({'enabled': True})
         return {
