@@ -326,6 +326,9 @@ class ObjectLoader:
             message = self.env._(
                 "%(field)s: %(object)s %(id)s was not migrated (missing from its file, or failed).",
                 field=label, object=ref.object, id=ref.source_id)
+            if field.name in self.optional:
+                entry.problems.append(mapping.Problem(field.name, message, blocking=False))
+                return None
             entry.problems.append(mapping.Problem(field.name if field else '', message))
             self._issue('orphan', entry.source_id, message, related=ref.source_id)
             return None
@@ -338,6 +341,9 @@ class ObjectLoader:
             return res_id
         if field.comodel_name == 'res.partner' and res_model == 'crm.lead':
             return self._lead_partner(ref.object, ref.source_id, res_id)
+        if field.comodel_name == 'product.product' and res_model == 'product.template':
+            # Items migrated as products (templates); lines want the variant.
+            return self.env['product.template'].browse(res_id).product_variant_id.id or None
         if field.comodel_name == 'res.partner' and res_model == 'res.users':
             # An author or attendee given as a user: Odoo wants the user's partner.
             return self.env['res.users'].browse(res_id).partner_id.id
