@@ -16,7 +16,7 @@ import psycopg2
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import email_normalize
+from odoo.tools import SQL, email_normalize
 
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
@@ -660,16 +660,24 @@ class ObjectLoader:
     def _write_group(self, entries):
         creates = [e for e in entries if e.outcome in ('create', 'created')]
         if creates:
-            deferred = DEFERRED_ON_CREATE.get(self.obj.target_model, ())
+            deferred = DEFERRED_ON_CREATE.get(self.obj.target_model, ()) + ('create_date',)
             records = self.Model.create([{k: v for k, v in e.values.items() if k not in deferred} for e in creates])
             for entry, record in zip(creates, records):
                 entry.outcome, entry.res_id = 'created', record.id
                 later = {k: v for k, v in entry.values.items() if k in deferred}
+                created_on = later.pop('create_date', None)
                 if later:
                     record.write(later)
+                if created_on:
+                    # The source's creation date (a document uploaded in 2021): the ORM
+                    # stamps create_date itself, so it is set after the fact.
+                    self.env.cr.execute(SQL("UPDATE %s SET create_date = %s WHERE id = %s",
+                                            SQL.identifier(self.Model._table), created_on, record.id))
+                    record.invalidate_recordset(['create_date'])
         for entry in entries:
             if entry.outcome not in ('update', 'updated'):
                 continue
+            entry.values.pop('create_date', None)  # set once, when the record was created
             record = self.Model.browse(entry.res_id)
             entry.previous = _snapshot(record, entry.values)
             if entry.resolution == 'match' or (entry.link and entry.link.operation == 'updated'):

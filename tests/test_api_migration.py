@@ -624,6 +624,8 @@ class TestClioMigration(ApiMigrationCase):
             'name': 'Lease - signed.pdf', 'mimetype': 'application/pdf', 'description': 'Signed lease',
             'res_model': 'crm.lead', 'res_id': self.target('matters', '700').id}])
         self.assertEqual(lease.raw, file_bytes('consent_form.pdf'))
+        # Seed: "original filenames, create dates, and MIME types are preserved" (-08:00 -> UTC).
+        self.assertEqual(lease.create_date, datetime.datetime(2024, 2, 15, 19, 0))
         scan = self.target('documents', '43')
         self.assertRecordValues(scan, [{
             'name': 'Jane Smith ID.png', 'mimetype': 'image/png', 'res_model': 'res.partner',
