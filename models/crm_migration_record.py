@@ -43,6 +43,8 @@ class CrmMigrationRecord(models.Model):
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
     pending_links = fields.Json(help="Links to records of the same object, set once the whole object has "
                                      "loaded: {field: source id}.")
+    contributions = fields.Json(help="Values this row adds to totals on looked-up records: "
+                                     "{'model,id,field': amount}.")
     pending_actions = fields.Char(
         help="Methods to run on the record once the whole run has loaded (post an invoice after its lines).")
     rollback_hold = fields.Boolean(

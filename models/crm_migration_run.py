@@ -9,7 +9,7 @@ from odoo.exceptions import UserError
 
 from ..connectors.exceptions import ConnectorError
 from ..services import rollback, schema
-from ..services.loader import ObjectLoader, resolve_pending_links, run_pending_actions
+from ..services.loader import ObjectLoader, apply_totals, resolve_pending_links, run_pending_actions
 
 _logger = logging.getLogger(__name__)
 
@@ -343,6 +343,7 @@ class CrmMigrationRun(models.Model):
         if processed < size:
             if self.kind in LOAD_KINDS:
                 resolve_pending_links(self, obj)
+                apply_totals(self, obj)
             stat.done = True
             objects = self._objects()
             following = objects[list(objects).index(obj) + 1:] if obj in objects else objects.browse()

@@ -65,7 +65,7 @@ class Entry:
     """One source row on its way through a batch."""
 
     __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'actions', 'writes_back',
-                 'parents', 'pending', 'problems',
+                 'parents', 'pending', 'contributions', 'problems',
                  'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'resolution')
 
     def __init__(self, row, source_id):
@@ -79,6 +79,7 @@ class Entry:
         self.writes_back = {}
         self.parents = {}
         self.pending = {}
+        self.contributions = {}
         self.problems = []
         self.link = None
         self.activity_link = None
@@ -716,6 +717,10 @@ class ObjectLoader:
                         "%(field)s: the row points to no %(object)s record to write it on.",
                         field=field, object=object_name), blocking=False))
                     continue
+                if mode == 'sum':
+                    # Totals are recomputed from every row's share once the object has loaded.
+                    entry.contributions['%s,%s,%s' % (parent[0], parent[1], field)] = float(value or 0.0)
+                    continue
                 by_record.setdefault(parent, {}).setdefault(field, (mode, []))[1].append(value)
         for (model, res_id), changes in by_record.items():
             record = self.env[model].with_context(IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
@@ -794,7 +799,8 @@ class ObjectLoader:
                 values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now,
                               previous_values=entry.previous,
                               pending_actions=','.join(entry.actions) or False,
-                              pending_links=entry.pending or False)
+                              pending_links=entry.pending or False,
+                              contributions=entry.contributions or False)
                 if entry.outcome != 'updated' or not (link and link.created_run_id):
                     values['created_run_id'] = self.run.id
                 if entry.outcome == 'updated' and link and link.operation == 'created':
@@ -931,3 +937,26 @@ def resolve_pending_links(run, obj):
                 "Not linked: %s was not migrated.", ', '.join(missing))]))
         link.write(update)
     return done
+
+
+def apply_totals(run, obj):
+    """Write the totals of "Total" write-backs, from the share every live row of ``obj`` recorded.
+
+    Recomputed from all rows, not added per batch: a rerun or a delta gives the
+    same total as a single run.
+    """
+    env = run.env
+    totals = {}
+    for link in env['crm.migration.record'].search([('object_id', '=', obj.id), ('contributions', '!=', False),
+                                                    ('operation', 'in', LIVE_OPERATIONS)]):
+        for key, amount in link.contributions.items():
+            totals[key] = totals.get(key, 0.0) + amount
+    by_record = {}
+    for key, amount in totals.items():
+        model, res_id, field = key.split(',')
+        by_record.setdefault((model, int(res_id)), {})[field] = amount
+    for (model, res_id), values in by_record.items():
+        record = env[model].with_context(IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
+        if record and any(record[field] != value for field, value in values.items()):
+            record.write(values)
+    return len(by_record)

@@ -662,6 +662,8 @@ class TestClioMigration(ApiMigrationCase):
             'x_matter_lead_id': self.target('matters', '700').id, 'x_funds_in': 5000.0,
             'x_clio_bank_account': 'IOLTA Trust Account'}])
         self.assertNotEqual(deposit.state, 'draft', "the trust receipt is posted on the trust journal")
+        # Seed: "each client's trust balance is preserved as a custom currency field on res.partner".
+        self.assertEqual(jane.x_trust_balance, 5000.0)
 
     def test_requests_carry_fields_order_limit_and_honour_retry_after(self):
         self.require_full_run()
@@ -749,6 +751,7 @@ class TestClioMigration(ApiMigrationCase):
         self.assertStat(run, 'bank_transactions', read=2, created=1, failed=0)
         payment = self.target('bank_transactions', '6002')
         self.assertEqual((payment.payment_type, payment.amount, payment.x_funds_out), ('outbound', 800.0, 800.0))
+        self.assertEqual(payment.partner_id.x_trust_balance, 5000.0 - 800.0, "the balance is the total, not a sum of runs")
 
 
 # ---------------------------------------------------------------------------
