@@ -177,7 +177,12 @@ class Mapper:
     def _coerce(self, spec, value):
         transform, ttype = spec.transform, spec.ttype
         if transform == 'lookup':
-            return LookupRef(spec.lookup_object, value_to_text(value))
+            # APIs list several ids in one column ("700; 701", a bill of two matters):
+            # a many2many links them all, a many2one the first.
+            ids = [part.strip() for part in value_to_text(value).split(';') if part.strip()]
+            if ttype == 'many2many':
+                return [LookupRef(spec.lookup_object, source_id) for source_id in ids]
+            return LookupRef(spec.lookup_object, ids[0])
         if transform == 'user':
             return UserRef(value_to_text(value).strip())
         if transform == 'file':

@@ -269,7 +269,8 @@ class ObjectLoader:
         for name, value in values.items():
             field = model._fields.get(name)
             if isinstance(value, list):
-                ids = [resolved.get(ref) for ref in value]
+                # Names resolve to ids, looked-up source records to (model, id).
+                ids = [self._lookup_id(ref, resolved) for ref in value]
                 for ref, res_id in zip(value, ids):
                     if isinstance(res_id, str) or res_id is None:
                         entry.problems.append(mapping.Problem(name, res_id or self.env._(
@@ -314,6 +315,13 @@ class ObjectLoader:
                 value = target
             result[name] = value
         return result
+
+    @staticmethod
+    def _lookup_id(ref, resolved):
+        target = resolved.get(ref)
+        if isinstance(ref, mapping.LookupRef):
+            return target[1] if target else '%s %s was not migrated' % (ref.object, ref.source_id)
+        return target
 
     def _lookup_value(self, entry, field, ref, link):
         """Turn the link of a looked-up source record into a value for ``field``."""

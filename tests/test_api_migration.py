@@ -610,6 +610,7 @@ class TestClioMigration(ApiMigrationCase):
             'subject': 'Intake call', 'message_type': 'comment', 'email_from': 'alice@firm.example',
             'x_clio_note_date': datetime.date(2024, 1, 10)}])
         self.assertEqual(intake.subtype_id, self.env.ref('mail.mt_note'))
+        self.assertEqual(intake.author_id, self.alice.partner_id, "the author, matched to her Odoo user")
         self.assertIn('Client called about the lease.', intake.body)
         self.assertEqual(self.target('notes', '9002').date, utc(2024, 1, 12, 17, 0))
         contact_note = self.target('notes', '9100')
@@ -654,6 +655,7 @@ class TestClioMigration(ApiMigrationCase):
             'x_source_total': 750.0}])
         self.assertEqual(self.target('activities', '125565937').move_id, self.target('bills', '9502'))
         self.assertEqual(self.target('bills', '9502').x_clio_bill_state, 'paid')
+        self.assertEqual(bill.x_matter_lead_id, self.target('matters', '700'), "the bill's matter (matters_id)")
         self.assertEqual(self.target('bills', '9502').state, 'posted', "awaiting payment and paid bills are posted")
         deposit = self.target('bank_transactions', '6001')
         self.assertRecordValues(deposit, [{

@@ -89,3 +89,13 @@ class TestMapper(BaseCase):
         self.assertEqual((values, problems), ({'active': True, 'x_cancelled': True}, []))
         values, _problems = mapper.map_row({'archived_at': '2025-01-02', 'cancelled_at': None})
         self.assertEqual(values, {'active': False, 'x_cancelled': False})
+
+    def test_lookup_of_joined_ids(self):
+        mapper = m.Mapper([
+            spec('x_matter_id', 'many2one', sources=('matters_id',), transform='lookup', lookup_object='matters'),
+            spec('x_matter_ids', 'many2many', sources=('matters_id',), transform='lookup', lookup_object='matters'),
+        ])
+        values, problems = mapper.map_row({'matters_id': '700; 701'})
+        self.assertEqual(problems, [])
+        self.assertEqual(values['x_matter_id'], m.LookupRef('matters', '700'))
+        self.assertEqual(values['x_matter_ids'], [m.LookupRef('matters', '700'), m.LookupRef('matters', '701')])
