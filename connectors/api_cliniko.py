@@ -110,6 +110,10 @@ class ClinikoSource(ApiSource):
         _object('patient_attachments', 'Patient attachments', '/patient_attachments', columns(
             'id filename content_type size description processing_completed patient_id user_id '
             'content_url download_ref created_at updated_at')),
+        # Intake and consent forms: the answers come as content.sections, like treatment notes.
+        _object('patient_forms', 'Patient forms (intake)', '/patient_forms', columns(
+            'id name completed_at url restricted_to_practitioner content_text patient_id attendee_id '
+            'booking_id archived_at created_at updated_at'), params=INCLUDE_ARCHIVED),
         _object('communications', 'Communications (SMS, e-mails, calls)', '/communications', columns(
             'id type type_code category category_code direction_code content to from patient_id '
             'archived_at deleted_at created_at updated_at')),

@@ -179,6 +179,8 @@ class TestClinikoMigration(ApiMigrationCase):
         'appointments': dict(read=4, created=4, updated=0, skipped=0, failed=0),
         'treatment_notes': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'communications': dict(read=2, created=2, updated=0, skipped=0, failed=0),
+        # A form sent but never completed has no answers to keep.
+        'patient_forms': dict(read=2, created=1, updated=0, skipped=1, failed=0),
         # Attachment 3 is still being processed by Cliniko: no file yet.
         'patient_attachments': dict(read=3, created=2, updated=0, skipped=0, failed=1),
         'invoices': dict(read=2, created=2, updated=0, skipped=0, failed=0),
@@ -227,7 +229,8 @@ class TestClinikoMigration(ApiMigrationCase):
         self.assertEqual(grown, {
             'crm.lead': 4 + 4, 'res.partner': 3 + 4,  # 3 contacts, the contact of each patient (L2)
             'res.partner.category': 2, 'res.users': 0, 'calendar.event.type': 3, 'crm.tag': 2,
-            'product.template': 2, 'product.product': 2, 'mail.message': 2 + 2, 'ir.attachment': 2,
+            # 2 treatment notes + 2 communications + 1 completed intake form
+            'product.template': 2, 'product.product': 2, 'mail.message': 2 + 2 + 1, 'ir.attachment': 2,
             'account.move': 2, 'account.move.line': 3 + 2,  # 3 items + 1 receivable line per invoice
             'crm.lost.reason': 2, 'mail.activity': 0})
 
@@ -347,6 +350,12 @@ class TestClinikoMigration(ApiMigrationCase):
     def test_history_keeps_original_dates(self):
         self.require_full_run()
         peter, joe = self.target('patients', '1'), self.target('patients', '3')
+        # Seed: completed intake answers migrate as activity descriptions on the patient's lead.
+        intake = self.target('patient_forms', '564393784322819470')
+        self.assertEqual((intake.model, intake.res_id, intake.date, intake.subject),
+                         ('crm.lead', peter.id, utc(2020, 12, 5, 16, 50, 40), 'New Patient Intake'))
+        self.assertIn('Broken wrist in 2015', intake.body)
+        self.assertIn('Headache, Cough', intake.body)
         note = self.target('treatment_notes', '1')
         self.assertRecordValues(note, [{
             'model': 'crm.lead', 'res_id': peter.id, 'date': utc(2017, 6, 12, 16, 56, 57),
@@ -368,7 +377,7 @@ class TestClinikoMigration(ApiMigrationCase):
             'email_from': 'Russell Boyle', 'x_direction': 'inbound'}])
         self.assertEqual(call.mail_activity_type_id, self.env.ref('mail.mail_activity_data_call'))
         self.assertEqual(peter.message_ids.filtered(lambda m: m.date.year < 2023).sorted('date').mapped('date'),
-                         [utc(2017, 6, 12, 16, 56, 57), utc(2022, 2, 2, 3, 42, 27)])
+                         [utc(2017, 6, 12, 16, 56, 57), utc(2020, 12, 5, 16, 50, 40), utc(2022, 2, 2, 3, 42, 27)])
 
     def test_attachments_follow_the_redirect_without_credentials(self):
         self.require_full_run()

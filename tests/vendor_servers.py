@@ -142,6 +142,7 @@ class ClinikoAccount(VendorAccount):
         '/v1/individual_appointments': ('individual_appointments', 'individual_appointments'),
         '/v1/treatment_notes': ('treatment_notes', 'treatment_notes'),
         '/v1/communications': ('communications', 'communications'),
+        '/v1/patient_forms': ('patient_forms', 'patient_forms'),
         '/v1/patient_attachments': ('patient_attachments', 'patient_attachments'),
         '/v1/invoices': ('invoices', 'invoices'),
         '/v1/invoice_items': ('invoice_items', 'invoice_items'),
