@@ -179,8 +179,8 @@ def parse_number(value, decimal_comma=None):
             decimal = ',' if decimal_comma else '.'
     else:
         decimal = '.'
-        if text.count('.') > 1:
-            decimal = ','  # 1.234.567 is grouped with dots
+        if text.count('.') > 1 or decimal_comma:
+            decimal = ','  # 1.234.567, or a comma-decimal source: the dots group thousands
     thousands = ',' if decimal == '.' else '.'
     text = text.replace(thousands, '').replace(decimal, '.')
     if text.count('.') > 1 or text in ('', '.'):
@@ -294,8 +294,8 @@ def detect_day_first(values):
         if not isinstance(value, str):
             continue
         match = _NUMERIC_RE.match(value.strip())
-        if not match:
-            continue
+        if not match or ('.' in value and len(value.strip().split('.')[2].split()[0]) != 4):
+            continue  # "10.30.00" is a time or a code, not a date
         first, second = int(match.group(1)), int(match.group(2))
         if first > 12 >= second:
             if verdict is False:

@@ -36,6 +36,20 @@ from .exceptions import ConnectorError, FileTooLargeError
 
 _logger = logging.getLogger(__name__)
 
+
+class _RedactQueryStrings(logging.Filter):
+    """urllib3 logs the URL of a retried request; for pre-signed storage URLs
+    the query string *is* the credential."""
+
+    def filter(self, record):
+        if record.args:
+            record.args = tuple(re.sub(r'\?\S*', '?<redacted>', arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
+        return True
+
+
+logging.getLogger('urllib3.connectionpool').addFilter(_RedactQueryStrings())
+
 MASK = '***'
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5

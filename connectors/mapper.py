@@ -58,6 +58,7 @@ class Problem:
     field: str
     message: str
     blocking: bool = True
+    retry: bool = False  # a link not found yet (an owner, an optional record): try again next run
 
 
 @dataclasses.dataclass
@@ -180,6 +181,8 @@ class Mapper:
             # APIs list several ids in one column ("700; 701", a bill of two matters):
             # a many2many links them all, a many2one the first.
             ids = [part.strip() for part in value_to_text(value).split(';') if part.strip()]
+            if not ids:
+                raise ValueError('%r holds no id' % value_to_text(value))
             if ttype == 'many2many':
                 return [LookupRef(spec.lookup_object, source_id) for source_id in ids]
             return LookupRef(spec.lookup_object, ids[0])

@@ -131,7 +131,11 @@ class Table:
         if not window:
             raise SourceFormatError('%s has no header row' % self.label)
         widths = [sum(1 for cell in cells if cell not in (None, '')) for _line, cells in window]
-        wanted = max(2, -(-max(widths) * 6 // 10))  # 60% of the widest row, rounded up
+        # 80% of the usual width (the most common one, not the widest: a data row
+        # with an unquoted delimiter is wider than the header).
+        wide = collections.Counter(width for width in widths if width > 1)
+        usual = max(wide, key=lambda w: (wide[w], w)) if wide else max(widths)
+        wanted = max(2, -(-usual * 8 // 10))
         index = next((i for i, width in enumerate(widths) if width >= wanted), 0)
         labels = [str(cell).strip() if cell not in (None,) else '' for cell in window[index][1]]
         while labels and not labels[-1]:

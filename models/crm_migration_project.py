@@ -6,7 +6,7 @@ import json
 
 from odoo import api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..connectors import tabular
 from ..connectors.exceptions import ConnectorError
@@ -254,6 +254,10 @@ class CrmMigrationProject(models.Model):
         self.ensure_one()
         if not self.sample_run_id:
             raise UserError(self.env._("There is no sample to discard."))
+        if self.run_ids.filtered(lambda r: r.kind in ('full', 'delta') and r.id > self.sample_run_id.id
+                                 and r.state != 'cancelled'):
+            raise UserError(self.env._("A migration run already uses the sample's records: roll that run back "
+                                       "instead of discarding the sample."))
         return self.sample_run_id._rollback_run(force=True)
 
     def action_start_run(self):
@@ -454,9 +458,14 @@ class CrmMigrationProject(models.Model):
             values.setdefault('since', self.watermark)
         return self.env['crm.migration.run'].create(values)
 
-    def _start_rollback(self, force):
+    def _prepare_rollback(self):
+        """No run may go on after a rollback: paused or stopped ones are cancelled."""
         if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
-            raise UserError(self.env._("Wait for the current run to finish (or pause it) before rolling back."))
+            raise UserError(self.env._("Wait for the current run to finish (or cancel it) before rolling back."))
+        self.run_ids.filtered(lambda r: r.state in ('paused', 'failed')).action_cancel()
+
+    def _start_rollback(self, force):
+        self._prepare_rollback()
         run = self._create_run('rollback', force=force)
         run._schedule()
         return run._open_form()
@@ -532,8 +541,11 @@ class CrmMigrationProject(models.Model):
                 tables[obj.name] = tabular.CsvTable(obj.name, name, opener)
         return tabular.TabularSource(tables, documents)
 
-    @api.model
     def _attachment_opener(self, attachment):
+        # Read with sudo (the filestore path), hence only the project's own uploads:
+        # any other attachment id would be a way around its access rules.
+        if attachment.res_model != self._name or attachment.res_id not in self.ids:
+            raise AccessError(self.env._("%s is not a file uploaded to this migration project.", attachment.name))
         attachment = attachment.sudo()
         if attachment.store_fname:
             path = attachment._full_path(attachment.store_fname)

@@ -41,6 +41,10 @@ class CrmMigrationRecord(models.Model):
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
     message = fields.Text()
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
+    synced_uid = fields.Many2one('res.users', string='Written by', ondelete='set null',
+                                 help="Who ran the migration's last write: another user's later edit is kept by rollback.")
+    write_seq = fields.Integer(index=True, copy=False,
+                               help="Order of the migration's writes: rollback undoes the newest first.")
     pending_links = fields.Json(help="Links to records of the same object, set once the whole object has "
                                      "loaded: {field: source id}.")
     contributions = fields.Json(help="Values this row adds to totals on looked-up records: "
@@ -55,6 +59,9 @@ class CrmMigrationRecord(models.Model):
         'unique(object_id, source_id, res_model)',
         'A source record is linked once per Odoo model.')
     _res_idx = models.Index('(res_model, res_id)')
+
+    def init(self):
+        self.env.cr.execute("CREATE SEQUENCE IF NOT EXISTS crm_migration_record_write_seq")
 
     @api.depends('source_id', 'object_id')
     def _compute_display_name(self):

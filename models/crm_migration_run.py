@@ -33,6 +33,9 @@ class RowReader:
         self.wanted = {name: set(ids) for name, ids in (wanted or {}).items()}
         self.keys = keys or {}
         self._iterators = {}
+        # Source ids each object has met in this execution: a second copy of an
+        # id in a later batch is a duplicate even when the first one was unchanged.
+        self.seen = {}
 
     def take(self, obj, offset, size, cursor=None, cursor_index=0):
         name, source = obj.name, obj._source_name()
@@ -164,6 +167,9 @@ class CrmMigrationRun(models.Model):
 
     def action_resume(self):
         for run in self.filtered(lambda r: r.state in ('paused', 'failed', 'cancelled')):
+            if run.kind in LOAD_KINDS and run.project_id.run_ids.filtered(
+                    lambda r: r.kind == 'rollback' and r.id > run.id and r.state != 'cancelled'):
+                raise UserError(self.env._("A rollback came after this run: start a new run instead of resuming it."))
             run.write({'state': 'queued', 'message': False, 'resume_at': False, 'date_end': False})
             run._schedule()
 
@@ -184,8 +190,7 @@ class CrmMigrationRun(models.Model):
             if self.kind == 'rollback':
                 return self.project_id._start_rollback(force)
             raise UserError(self.env._("Only a migration run can be rolled back."))
-        if self.state in ACTIVE_STATES:
-            raise UserError(self.env._("Pause or cancel the run before rolling it back."))
+        self.project_id._prepare_rollback()
         run = self.create({'project_id': self.project_id.id, 'kind': 'rollback', 'rollback_of_id': self.id,
                            'force': force})
         run._schedule()
@@ -264,9 +269,12 @@ class CrmMigrationRun(models.Model):
 
     def _objects(self):
         # A target in an app that is not installed is left out (the inventory says
-        # which app to install); everything else still migrates.
-        objects = self.project_id.object_ids.filtered(lambda o: o.enabled and o.model_installed)._sorted_for_load()
-        return objects if self.kind in LOAD_KINDS else objects[::-1]
+        # which app to install); everything else still migrates.  A rollback covers
+        # every object, enabled or not: what was loaded is undone.
+        installed = self.project_id.object_ids.filtered('model_installed')
+        if self.kind in LOAD_KINDS:
+            return installed.filtered('enabled')._sorted_for_load()
+        return installed._sorted_for_load()[::-1]
 
     def _start(self):
         """First step of a run: custom fields, counters, state."""
@@ -332,7 +340,8 @@ class CrmMigrationRun(models.Model):
                 stat.source_count = (len(self.sample_ids.get(obj.name, [])) if self.kind == 'sample'
                                      else reader.source.count(obj._source_name()) or 0)
             rows = reader.take(obj, self.offset, size, self.cursor, self.cursor_index + 1)
-            counts = ObjectLoader(self, obj, reader.source).load(rows) if rows else {}
+            counts = ObjectLoader(self, obj, reader.source, seen=reader.seen.setdefault(obj.id, set())).load(rows) \
+                if rows else {}
             stat._add(counts)
             processed = len(rows)
             last = rows[-1] if rows else {}
@@ -353,6 +362,18 @@ class CrmMigrationRun(models.Model):
     def _finish(self):
         self.write({'state': 'done', 'date_end': fields.Datetime.now(), 'current_object_id': False})
         self.project_id._on_run_done(self)
+
+    def _remaining_estimate(self):
+        """Rows (or, for a rollback, records) still to do, at least 1 while the run is active."""
+        if self.state not in ACTIVE_STATES:
+            return 0
+        if self.kind == 'rollback':
+            todo = sum(self.env['crm.migration.record'].search_count(rollback.rollback_domain(self, obj))
+                       for obj in self._objects())
+        else:
+            expected = sum(self._objects().mapped('row_count'))
+            todo = max(self.source_count, expected) - self.read_count
+        return max(todo, 1)
 
     def _stop(self, error):
         """The source or the configuration failed (not one row): stop resumably, say why."""
@@ -380,14 +401,24 @@ class CrmMigrationRun(models.Model):
                 cron._commit_progress(remaining=0)
                 return
             run.resume_at = False
-            cron._commit_progress(remaining=max(run.source_count - run.read_count, 1))
+            cron._commit_progress(remaining=run._remaining_estimate())
+
+            def commit(processed, run=run):
+                # Report real remaining work, or Odoo takes the job for done and waits
+                # its full interval before the next step.
+                return cron._commit_progress(processed, remaining=run._remaining_estimate())
+
             try:
-                state = run._execute(commit=cron._commit_progress)
-            except (ConnectorError, UserError, OSError) as error:
+                state = run._execute(commit=commit)
+            except Exception as error:  # noqa: BLE001 - a stuck "running" run is worse than any error
                 # Committed batches stay; the failed one is rolled back whole.
                 self.env.cr.rollback()
-                _logger.warning("crm_migration run %s stopped: %s", run.id, error)
-                run._stop(error)
+                expected = isinstance(error, (ConnectorError, UserError, OSError))
+                _logger.warning("crm_migration run %s stopped: %s", run.id, type(error).__name__,
+                                exc_info=not expected)
+                run._stop(error if expected else self.env._(
+                    "Stopped on an unexpected %(error)s: %(detail)s. Resume once the cause is fixed.",
+                    error=type(error).__name__, detail=error))
                 cron._commit_progress(0)
                 continue
             if state in ACTIVE_STATES:

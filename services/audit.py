@@ -15,7 +15,7 @@ from odoo import fields
 
 from ..connectors import mapper as mapping
 from ..connectors.converters import is_empty
-from .constants import LIVE_OPERATIONS
+from .constants import LIVE_OPERATIONS, owner_domain
 from .loader import _dedup_key, build_mapper
 
 AUDIT_KINDS = ('duplicate', 'orphan', 'unmatched_user', 'too_long', 'invalid')
@@ -120,8 +120,7 @@ class Audit:
             elif isinstance(ref, mapping.UserRef):
                 login = ref.login.casefold()
                 if login not in self.users:
-                    self.users[login] = bool(self.env['res.users'].with_context(active_test=False).search_count(
-                        ['|', ('login', '=ilike', ref.login), ('email', '=ilike', ref.login)], limit=1))
+                    self.users[login] = bool(self.env['res.users'].search_count(owner_domain(ref.login), limit=1))
                 if not self.users[login]:
                     self.owner_rows[login] += 1
                     self.add(obj, 'unmatched_user', login, '')

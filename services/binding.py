@@ -12,6 +12,7 @@ from odoo.models import MAGIC_COLUMNS
 
 from ..connectors import converters, proposal
 from ..connectors.tabular import normalize_header
+from .constants import like_exact
 from .templates import PHONE_TRANSFORMS
 
 PROFILE_ROWS = 200
@@ -200,7 +201,7 @@ def _guess_value_map(env, model, target, values):
     Relation = env[field.comodel_name]
     commands = []
     for index, value in enumerate(dict.fromkeys(str(v).strip() for v in values if not converters.is_empty(v))):
-        record = Relation.search([(Relation._rec_name or 'name', '=ilike', value)], limit=1)
+        record = Relation.search([(Relation._rec_name or 'name', '=ilike', like_exact(value))], limit=1)
         if record:
             commands.append((0, 0, {'sequence': index, 'source_value': value, 'target_value': record.display_name}))
     return commands

@@ -20,6 +20,21 @@ WRITE_BACK_KEY = '@%s:%s:%s'
 LIVE_OPERATIONS = ('created', 'updated', 'linked')
 
 
+def like_exact(value):
+    """``value`` for an ``=ilike`` search matching it literally: a source value such as
+    "10% off" or "AB_1" is text, not a pattern."""
+    return str(value).replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+
+
+# Owners are matched among people who can own records: active internal users.
+OWNER_DOMAIN = [('share', '=', False), ('active', '=', True)]
+
+
+def owner_domain(login):
+    value = like_exact(login)
+    return ['|', ('login', '=ilike', value), ('email', '=ilike', value)] + OWNER_DOMAIN
+
+
 def selection_key(value):
     """Key of a selection value created from a source value ("No-show" -> ``no_show``)."""
     return normalize_header(value)[:60] or 'value'

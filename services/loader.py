@@ -21,7 +21,7 @@ from odoo.tools import SQL, email_normalize
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
 from . import diff
-from .constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, LIVE_OPERATIONS
+from .constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, LIVE_OPERATIONS, like_exact, owner_domain
 
 _logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Entry:
     """One source row on its way through a batch."""
 
     __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'actions', 'writes_back',
-                 'parents', 'pending', 'contributions', 'problems',
+                 'parents', 'pending', 'contributions', 'problems', 'duplicate',
                  'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'resolution')
 
     def __init__(self, row, source_id):
@@ -80,6 +80,7 @@ class Entry:
         self.parents = {}
         self.pending = {}
         self.contributions = {}
+        self.duplicate = False
         self.problems = []
         self.link = None
         self.activity_link = None
@@ -98,8 +99,11 @@ class Entry:
 class ObjectLoader:
     """Loads batches of one ``crm.migration.object`` for one run."""
 
-    def __init__(self, run, obj, source):
-        self.env = run.env
+    def __init__(self, run, obj, source, seen=None):
+        project = run.project_id
+        self.seen = seen if seen is not None else set()
+        # Records land in the project's company, whoever runs the cron.
+        self.env = run.with_company(project.company_id).env
         self.run = run
         self.obj = obj
         self.project = run.project_id
@@ -110,7 +114,11 @@ class ObjectLoader:
         self.mapper = build_mapper(obj, lines)
         self.create_missing = {line.target_field for line in lines if line.create_missing}
         self.optional = {line.target_field for line in lines if line.optional}
-        self.signature = hashlib.sha1(obj._mapping_signature().encode()).hexdigest()
+        # The same row must be written again when the mapping or a reading
+        # setting changes (a fixed source timezone, the date order...).
+        settings = [project.source_tz, project.date_order, project.detected_date_order,
+                    project.decimal_separator, project.fallback_product_id.id]
+        self.signature = hashlib.sha1((obj._mapping_signature() + json.dumps(settings)).encode()).hexdigest()
         self.reference_fields = [name for name, field in self.Model._fields.items()
                                  if field.type == 'many2one_reference' and name in
                                  {line.target_field for line in lines}]
@@ -165,9 +173,11 @@ class ObjectLoader:
         Model = self.env[base.target_model].with_context(IMPORT_CONTEXT, active_test=False)
         for link in links:
             record = Model.browse(link.res_id).exists()
-            if not record or 'active' not in record._fields:
-                link.message = self.env._("Deleted in the source; %s cannot be archived, left as it is.",
-                                          Model._description)
+            if not record or 'active' not in record._fields or link.operation != 'created':
+                # Only what the migration created is archived: a record that existed
+                # before it (matched, merged) is not the source's to remove.
+                link.message = self.env._("Deleted in the source; left as it is (it cannot be archived, or it "
+                                          "existed before the migration).")
                 counts['skipped'] += 1
                 continue
             if not record.active:
@@ -175,7 +185,8 @@ class ObjectLoader:
                 continue
             record.active = False
             link.write({'run_id': self.run.id, 'previous_values': {'active': True}, 'checksum': False,
-                        'synced_at': self.env.cr.now(), 'message': self.env._("Archived: deleted in the source")})
+                        'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid,
+                        'write_seq': self._sequence(1)[0], 'message': self.env._("Archived: deleted in the source")})
             counts['updated'] = counts.get('updated', 0) + 1
         return counts
 
@@ -198,6 +209,7 @@ class ObjectLoader:
             elif source_id in seen:
                 entry.fail(self.env._("Source id %(id)s appears twice: lines %(first)s and %(line)s.",
                                       id=source_id, first=seen[source_id], line=entry.line_nr))
+                entry.duplicate = True
             else:
                 seen[source_id] = entry.line_nr
                 # Bookkeeping keys (_line_nr, an API page _cursor whose token
@@ -214,10 +226,13 @@ class ObjectLoader:
         for entry in entries:
             entry.link = by_key.get((entry.source_id, self.obj.target_model))
             entry.activity_link = by_key.get((entry.source_id, 'mail.activity'))
-            if (not entry.outcome and entry.link and entry.link.run_id == self.run
+            copy = entry.source_id in self.seen or (entry.link and entry.link.run_id == self.run)
+            if (not entry.outcome and entry.link and copy
                     and entry.link.line_nr and entry.link.line_nr != entry.line_nr):
                 entry.fail(self.env._("Source id %(id)s appears twice: lines %(first)s and %(line)s.",
                                       id=entry.source_id, first=entry.link.line_nr, line=entry.line_nr))
+                entry.duplicate = True
+        self.seen.update(e.source_id for e in entries if not e.duplicate)
         return entries
 
     def _map(self, entries):
@@ -303,14 +318,15 @@ class ObjectLoader:
                                                    field=field.string, value=value)
                     if isinstance(value, mapping.NameRef) and name in self.optional:
                         # An optional link (an insurer by name): leave it empty, say so.
-                        entry.problems.append(mapping.Problem(name, problem, blocking=False))
+                        entry.problems.append(mapping.Problem(name, problem, blocking=False, retry=True))
                         continue
                     # An unknown user leaves the field empty (the record still
                     # lands); anything else would write a wrong link.
                     entry.problems.append(mapping.Problem(
-                        name, problem, blocking=not isinstance(value, mapping.UserRef)))
+                        name, problem, blocking=not isinstance(value, mapping.UserRef), retry=True))
                     if isinstance(value, mapping.UserRef):
-                        self._issue('unmatched_user', entry.source_id, problem, blocking=False)
+                        # Keyed by the login: picking the user on it serves every row of that owner.
+                        self._issue('unmatched_user', value.login.casefold(), problem, blocking=False)
                     continue
                 value = target
             result[name] = value
@@ -336,7 +352,7 @@ class ObjectLoader:
                 "%(field)s: %(object)s %(id)s was not migrated (missing from its file, or failed).",
                 field=label, object=ref.object, id=ref.source_id)
             if field.name in self.optional:
-                entry.problems.append(mapping.Problem(field.name, message, blocking=False))
+                entry.problems.append(mapping.Problem(field.name, message, blocking=False, retry=True))
                 return None
             entry.problems.append(mapping.Problem(field.name if field else '', message))
             self._issue('orphan', entry.source_id, message, related=ref.source_id)
@@ -388,6 +404,15 @@ class ObjectLoader:
         if lead.partner_id:
             return lead.partner_id.id
         obj = self.project.object_ids.filtered(lambda o: o.name == object_name)
+        kept = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', source_id),
+                                   ('res_model', '=', 'res.partner'), ('operation', 'in', LIVE_OPERATIONS)], limit=1)
+        partner = self.env['res.partner'].with_context(active_test=False).browse(kept.res_id).exists() if kept \
+            else None
+        if partner:
+            # The contact a rollback had to keep (archived): the same person again.
+            partner.with_context(IMPORT_CONTEXT).write({'active': True})
+            lead.with_context(IMPORT_CONTEXT).partner_id = partner
+            return partner.id
         values = lead._prepare_customer_values(lead.contact_name or lead.name)
         partner = self.env['res.partner'].with_context(IMPORT_CONTEXT).create(values)
         lead.with_context(IMPORT_CONTEXT).partner_id = partner
@@ -397,8 +422,8 @@ class ObjectLoader:
         links.filtered(lambda l: l.res_model == 'crm.lead').synced_at = self.env.cr.now()
         link = links.filtered(lambda l: l.res_model == 'res.partner')
         link_values = {'res_id': partner.id, 'operation': 'created', 'run_id': self.run.id,
-                       'created_run_id': self.run.id, 'synced_at': self.env.cr.now(),
-                       'message': self.env._("Contact of the migrated lead")}
+                       'created_run_id': self.run.id, 'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid,
+                       'write_seq': self._sequence(1)[0], 'message': self.env._("Contact of the migrated lead")}
         if link:
             link.write(link_values)
         else:
@@ -419,11 +444,9 @@ class ObjectLoader:
                 result = record.id
         if result is None:
             name_field = Relation._rec_name or 'name'
-            found = Relation.search([(name_field, '=ilike', ref.name)], limit=1)
-            if not found and ref.relation == 'res.country':
-                found = Relation.search([('code', '=ilike', ref.name)], limit=1)
-            if not found and ref.relation == 'res.country.state':
-                found = Relation.search([('code', '=ilike', ref.name)], limit=1)
+            found = Relation.search([(name_field, '=ilike', like_exact(ref.name))], limit=1)
+            if not found and ref.relation in ('res.country', 'res.country.state'):
+                found = Relation.search([('code', '=ilike', like_exact(ref.name))], limit=1)
             if found:
                 result = found.id
             elif self._may_create(ref.relation):
@@ -440,8 +463,8 @@ class ObjectLoader:
         invoice grouping entries): recorded like any row, so rollback removes it."""
         source_id = source_id or '%s:%s' % (model, name)
         values = {'res_id': res_id, 'operation': 'created', 'run_id': self.run.id, 'created_run_id': self.run.id,
-                  'synced_at': self.env.cr.now(), 'checksum': False,
-                  'message': self.env._("Created because a row names it")}
+                  'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'write_seq': self._sequence(1)[0],
+                  'checksum': False, 'message': self.env._("Created because a row names it")}
         link = self.Record.search([('object_id', '=', self.obj.id), ('source_id', '=', source_id),
                                    ('res_model', '=', model)])
         if link:
@@ -462,13 +485,13 @@ class ObjectLoader:
 
     def _resolve_users(self, refs):
         resolved = {}
-        Users = self.env['res.users'].with_context(active_test=False)
+        Users = self.env['res.users']
         # The reconciliation queue: a person picked the user for an unknown owner.
         picked = {issue.source_id.casefold(): issue.user_id.id for issue in self.env['crm.migration.issue'].search([
             ('project_id', '=', self.project.id), ('kind', '=', 'unmatched_user'), ('state', '=', 'resolved'),
             ('user_id', '!=', False)])}
         for ref in refs:
-            user = Users.search(['|', ('login', '=ilike', ref.login), ('email', '=ilike', ref.login)], limit=1)
+            user = Users.search(owner_domain(ref.login), limit=1)
             resolved[ref] = user.id or picked.get(ref.login.casefold()) or \
                 self.env._("no Odoo user has the login or e-mail %r", ref.login)
         return resolved
@@ -477,8 +500,8 @@ class ObjectLoader:
         resolved = {}
         Product = self.env['product.product']
         for ref in refs:
-            product = (Product.search([('default_code', '=ilike', ref.name)], limit=1)
-                       or Product.search([('name', '=ilike', ref.name)], limit=1))
+            product = (Product.search([('default_code', '=ilike', like_exact(ref.name))], limit=1)
+                       or Product.search([('name', '=ilike', like_exact(ref.name))], limit=1))
             resolved[ref] = product.id or False
         return resolved
 
@@ -531,25 +554,49 @@ class ObjectLoader:
         entry.values['move_id'] = move.id
 
     def _deduplicate(self, entries):
-        """Hold back rows whose duplicate key matches another record (first one wins)."""
+        """Apply the decisions taken on duplicate issues (from the audit or an earlier run),
+        then hold back rows whose duplicate key matches another record (first one wins)."""
+        candidates = [e for e in entries if not (e.link and e.link.operation in LIVE_OPERATIONS)]
+        issues = self.env['crm.migration.issue'].search([
+            ('object_id', '=', self.obj.id), ('kind', '=', 'duplicate'), ('state', '!=', 'open'),
+            ('source_id', 'in', [e.source_id for e in candidates]),
+        ])
+        issue_by_source = {issue.source_id: issue for issue in issues}
+        decided = set()
+        for entry in candidates:
+            issue = issue_by_source.get(entry.source_id)
+            if not issue:
+                continue
+            decided.add(entry)
+            entry.resolution = issue.resolution or 'create'
+            if issue.resolution == 'skip':
+                entry.outcome, entry.message = 'skipped', self.env._("Skipped: duplicate resolved as 'do not migrate'.")
+            elif issue.resolution == 'merge' and self._merge_target(issue):
+                entry.outcome, entry.res_id = 'linked', self._merge_target(issue)
+                entry.message = self.env._("Linked to the existing record (duplicate resolved as merge).")
         field_name = self.obj.dedup_field
         if not field_name or field_name not in self.Model._fields:
             return
-        issues = self.env['crm.migration.issue'].search([
-            ('object_id', '=', self.obj.id), ('kind', '=', 'duplicate'),
-            ('source_id', 'in', [e.source_id for e in entries]),
-        ])
-        issue_by_source = {issue.source_id: issue for issue in issues}
-        candidates = [e for e in entries if not (e.link and e.link.operation in LIVE_OPERATIONS)]
+        candidates = [e for e in candidates if e not in decided]
         keys = {e: _dedup_key(e.values.get(field_name)) for e in candidates}
         wanted = {k for k in keys.values() if k}
         if not wanted:
             return
+        Model = self.Model.with_context(active_test=False)
+        company_domain = ([('company_id', 'in', [self.env.company.id, False])]
+                          if 'company_id' in Model._fields else [])
+        normalized = field_name in ('email', 'email_from') and 'email_normalized' in Model._fields
         existing = {}
-        for record in self.Model.with_context(active_test=False).search_fetch(
-                [(field_name, 'in', list({e.values.get(field_name) for e in candidates
-                                           if keys[e]} | wanted))], [field_name]):
-            existing.setdefault(_dedup_key(record[field_name]), record.id)
+        if normalized:
+            # Compare addresses as Odoo does: case and display names aside.
+            for record in Model.search_fetch([('email_normalized', 'in', list(wanted))] + company_domain,
+                                             ['email_normalized']):
+                existing.setdefault(record.email_normalized, record.id)
+        else:
+            for record in Model.search_fetch([(field_name, 'in', list({e.values.get(field_name) for e in candidates
+                                                                        if keys[e]} | wanted))] + company_domain,
+                                             [field_name]):
+                existing.setdefault(_dedup_key(record[field_name]), record.id)
         ours = {}
         if existing:
             for link in self.Record.search_fetch([
@@ -560,15 +607,6 @@ class ObjectLoader:
         for entry in candidates:
             key = keys[entry]
             if not key:
-                continue
-            issue = issue_by_source.get(entry.source_id)
-            if issue and issue.state != 'open' and issue.kind == 'duplicate':
-                entry.resolution = issue.resolution
-                if issue.resolution == 'skip':
-                    entry.outcome, entry.message = 'skipped', self.env._("Skipped: duplicate resolved as 'do not migrate'.")
-                elif issue.resolution == 'merge' and self._merge_target(issue):
-                    entry.outcome, entry.res_id = 'linked', self._merge_target(issue)
-                    entry.message = self.env._("Linked to the existing record (duplicate resolved as merge).")
                 continue
             if key in existing:
                 res_id = existing[key]
@@ -608,7 +646,9 @@ class ObjectLoader:
             link = entry.link
             if link and link.operation in LIVE_OPERATIONS and link.res_id in existing:
                 entry.res_id = link.res_id
-                if link.checksum == entry.checksum and link.operation != 'linked':
+                # A linked row stands for a record it does not own (a merged duplicate, a
+                # picked user): it is never written.
+                if link.checksum == entry.checksum or link.operation == 'linked':
                     entry.outcome = 'unchanged'
                 else:
                     entry.outcome = 'update'
@@ -661,7 +701,7 @@ class ObjectLoader:
                 entry.fail(_error_message(error))
                 entry.res_id = entry.link.res_id if entry.link else None
                 return
-            _logger.debug("batch of %d rows failed (%s); splitting", len(entries), error)
+            _logger.debug("crm_migration: a batch of %d rows failed; splitting it", len(entries))
         middle = len(entries) // 2
         self._write(entries[:middle])
         self._write(entries[middle:])
@@ -691,7 +731,8 @@ class ObjectLoader:
             entry.previous = _snapshot(record, entry.values)
             if entry.resolution == 'match' or (entry.link and entry.link.operation == 'updated'):
                 # The state before the migration ever touched it: kept from the first write.
-                entry.before = (entry.link.before_values if entry.link and entry.link.before_values
+                entry.before = (entry.link.before_values
+                                if entry.link and entry.link.before_values and entry.link.operation in LIVE_OPERATIONS
                                 else entry.previous)
             record.write(entry.values)
             entry.outcome = 'updated'
@@ -723,7 +764,7 @@ class ObjectLoader:
                 if parent is None:
                     entry.problems.append(mapping.Problem(field, self.env._(
                         "%(field)s: the row points to no %(object)s record to write it on.",
-                        field=field, object=object_name), blocking=False))
+                        field=field, object=object_name), blocking=False, retry=True))
                     continue
                 if mode == 'sum':
                     # Totals are recomputed from every row's share once the object has loaded.
@@ -748,20 +789,26 @@ class ObjectLoader:
                 elif record[field] != texts[-1]:
                     values[field] = texts[-1]
             if values:
+                previous = _snapshot(record, values)
                 try:
                     with self.env.cr.savepoint():
                         record.write(values)
                 except ROW_ERRORS as error:
-                    _logger.info("crm_migration: writing %s on %s %s refused: %s", list(values), model, res_id, error)
+                    _logger.info("crm_migration: writing %s on %s %s refused", list(values), model, res_id)
                     for entry in entries:
                         if entry.parents.get(next(iter(entry.parents), None)) == (model, res_id):
                             entry.problems.append(mapping.Problem('', self.env._(
                                 "Could not write %(fields)s on %(record)s: %(error)s", fields=', '.join(values),
                                 record=record.display_name, error=_error_message(error)), blocking=False))
                     continue
-                # The migration wrote it: not an edit a rollback should keep.
-                self.Record.search([('project_id', '=', self.project.id), ('res_model', '=', model),
-                                    ('res_id', '=', res_id)]).synced_at = self.env.cr.now()
+                # The migration wrote it: not an edit a rollback should keep; and this run
+                # changed it, so rolling the run back gives the values back.
+                for link in self.Record.search([('project_id', '=', self.project.id), ('res_model', '=', model),
+                                                ('res_id', '=', res_id), ('operation', 'in', LIVE_OPERATIONS)]):
+                    kept = dict(link.previous_values or {}) if link.run_id == self.run else {}
+                    link.write({'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
+                                'write_seq': self._sequence(1)[0],
+                                'previous_values': dict(previous, **kept)})
 
     def _write_activities(self, entries):
         Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)
@@ -792,9 +839,15 @@ class ObjectLoader:
         now = self.env.cr.now()
         to_create = []
         model = self.obj.target_model
+        sequence = iter(self._sequence(2 * len(entries)))
         for entry in entries:
             if entry.outcome == 'unchanged':
                 continue  # nothing written: the record still belongs to the run that wrote it
+            if entry.duplicate:
+                # A second copy of a source id: its own finding, never written over the first.
+                self._issue('duplicate', '%s (line %s)' % (entry.source_id, entry.line_nr), entry.message,
+                            related=entry.source_id)
+                continue
             operation = entry.outcome
             activity_id = entry.activity.get('__id') if entry.activity else None
             warnings = [p.message for p in entry.problems if not p.blocking]
@@ -804,7 +857,10 @@ class ObjectLoader:
             if not (link and link.operation in LIVE_OPERATIONS) or entry.outcome in ('created', 'updated', 'linked'):
                 values['run_id'] = self.run.id
             if entry.outcome in ('created', 'updated', 'linked'):
-                values.update(res_id=entry.res_id, checksum=entry.checksum, synced_at=now,
+                # A link not found yet (an owner, an optional record) may resolve next run.
+                retry = any(p.retry for p in entry.problems)
+                values.update(res_id=entry.res_id, checksum=False if retry else entry.checksum, synced_at=now,
+                              synced_uid=self.env.uid, write_seq=next(sequence),
                               previous_values=entry.previous,
                               pending_actions=','.join(entry.actions) or False,
                               pending_links=entry.pending or False,
@@ -827,7 +883,7 @@ class ObjectLoader:
             if activity_id:
                 activity_values = {'run_id': self.run.id, 'created_run_id': self.run.id, 'res_id': activity_id,
                                    'operation': 'created', 'line_nr': entry.line_nr, 'synced_at': now,
-                                   'message': False}
+                                   'synced_uid': self.env.uid, 'write_seq': next(sequence), 'message': False}
                 if entry.activity_link:
                     entry.activity_link.write(activity_values)
                 else:
@@ -835,6 +891,13 @@ class ObjectLoader:
                                           source_id=entry.source_id, res_model='mail.activity'))
         if to_create:
             self.Record.create(to_create)
+
+    def _sequence(self, count):
+        """Increasing numbers stamping each write: rollback undoes the newest write first,
+        even when a link row created long ago is reused."""
+        self.env.cr.execute("SELECT nextval('crm_migration_record_write_seq') FROM generate_series(1, %s)",
+                            [max(count, 1)])
+        return [row[0] for row in self.env.cr.fetchall()]
 
     def _issue(self, kind, source_id, message, related=None, blocking=True, res_model=None, res_id=None):
         Issue = self.env['crm.migration.issue']
@@ -903,7 +966,7 @@ def run_pending_actions(run, limit):
             except ROW_ERRORS as error:
                 messages.append(env._("Written, but %(method)s refused: %(error)s",
                                       method=method, error=_error_message(error)))
-        values = {'pending_actions': False, 'synced_at': env.cr.now()}
+        values = {'pending_actions': False, 'synced_at': env.cr.now(), 'synced_uid': env.uid}
         if messages:
             values['message'] = '; '.join(filter(None, [link.message] + messages))
         link.write(values)
@@ -927,22 +990,25 @@ def resolve_pending_links(run, obj):
     done = 0
     Model = env[obj.target_model].with_context(IMPORT_CONTEXT, active_test=False)
     for link in links:
-        values, missing = {}, []
+        values, missing, update_checksum = {}, [], False
         for field, source_id in link.pending_links.items():
             if source_id in targets:
                 values[field] = targets[source_id]
             else:
                 missing.append('%s %s' % (obj.name, source_id))
+                update_checksum = True
         try:
             with env.cr.savepoint():
                 Model.browse(link.res_id).write(values)
             done += len(values)
         except ROW_ERRORS as error:
             missing.append(_error_message(error))
-        update = {'pending_links': False, 'synced_at': env.cr.now()}
+        update = {'pending_links': False, 'synced_at': env.cr.now(), 'synced_uid': env.uid}
         if missing:
             update['message'] = '; '.join(filter(None, [link.message, env._(
                 "Not linked: %s was not migrated.", ', '.join(missing))]))
+        if update_checksum:
+            update['checksum'] = False  # the next run tries the link again
         link.write(update)
     return done
 

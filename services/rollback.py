@@ -61,21 +61,22 @@ def hold_edited_records(run, objects):
 def rollback_batch(run, obj, limit):
     """Undo up to ``limit`` records of ``obj``, newest first; return ``(processed, counts)``.
 
-    The cursor ``run.offset`` holds the lowest record id done so far, so a
-    record that is kept or cannot be undone is reported once, not retried
-    forever.
+    Newest write first (``write_seq``): a contact or a stage the migration made for
+    a record goes after it, even when the record's link row is older.  The cursor
+    ``run.offset`` holds the lowest sequence done so far, so a record that is kept
+    or cannot be undone is reported once, not retried forever.
     """
     Record = run.env['crm.migration.record']
     domain = rollback_domain(run, obj)
     if run.offset:
-        domain.append(('id', '<', run.offset))
-    records = Record.search(domain, order='id desc', limit=limit)
+        domain.append(('write_seq', '<', run.offset))
+    records = Record.search(domain, order='write_seq desc, id desc', limit=limit)
     counts = {'removed': 0, 'restored': 0, 'kept': 0, 'failed': 0}
     # Newest first: an activity or a contact made for a lead goes before the lead.
     for record in records:
         _undo_one(run, record, counts)
     if records:
-        run.offset = records[-1].id
+        run.offset = records[-1].write_seq
     return len(records), counts
 
 
@@ -85,10 +86,32 @@ def _undo_one(run, record, counts):
         with env.cr.savepoint():
             outcome = _undo(run, record)
     except ROW_ERRORS as error:
+        if record.operation == 'created' and _archive_instead(run, record, error):
+            counts['kept'] += 1
+            return
         counts['failed'] += 1
         record.message = env._("Rollback failed: %s", _error_message(error))
         return
     counts[outcome] += 1
+
+
+def _archive_instead(run, record, error):
+    """A created record other data still points to (an invoice a user made since, an entry
+    the audit trail keeps) cannot be deleted: archive it, keep it linked, say why."""
+    env = run.env
+    if record.res_model not in env or 'active' not in env[record.res_model]._fields:
+        return False
+    target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
+    if not target:
+        return False
+    try:
+        with env.cr.savepoint():
+            target.active = False
+    except ROW_ERRORS:
+        return False
+    record.message = env._("Archived instead of removed: other records still refer to it (%s). It stays linked: "
+                           "a new run uses it again.", _error_message(error).splitlines()[0])
+    return True
 
 
 def _undo(run, record):
@@ -109,7 +132,11 @@ def _undo(run, record):
         return 'restored'
     if record.operation == 'created':
         outcome, message = 'removed', env._("Removed by rollback")
-        if target and target._name == 'account.move' and target.posted_before \
+        if target and target._name == 'account.move.line' and target.move_id.posted_before \
+                and target.company_id.restrictive_audit_trail:
+            # The line goes with its entry, which the audit trail keeps (cancelled).
+            message = env._("Kept with its cancelled entry (the company's audit trail keeps posted entries)")
+        elif target and target._name == 'account.move' and target.posted_before \
                 and target.company_id.restrictive_audit_trail:
             # The company keeps every posted entry: cancel it, as an accountant would.
             target.filtered(lambda m: m.state == 'posted').button_draft()
@@ -131,9 +158,10 @@ def _undo(run, record):
 
 def _edited_after(link, stamp):
     """True when somebody other than the migration wrote the record after it did."""
-    if not stamp['write_date'] or not link.synced_at:
+    if not stamp['write_date'] or not link.synced_at or not stamp['write_uid']:
         return False
-    return stamp['write_date'] > link.synced_at and stamp['write_uid'][0] != link.write_uid.id
+    writer = link.synced_uid or link.write_uid  # who ran the migration's write
+    return stamp['write_date'] > link.synced_at and stamp['write_uid'][0] != writer.id
 
 
 def _before_unlink(record, target):

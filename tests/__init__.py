@@ -12,3 +12,5 @@ from . import test_crash_resume
 from . import test_workbench
 from . import test_clientjoy
 from . import test_api_migration
+from . import test_regressions
+from . import test_audit_trail_rollback
