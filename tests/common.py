@@ -112,6 +112,19 @@ class CrmMigrationCommon(MigrationCaseMixin, TransactionCase):
         project.action_approve()
         return sample
 
+    def paused_run(self, batches=3, batch_size=2):
+        """A full run of the sample project stopped by a pause after ``batches`` batches."""
+        from ..models.crm_migration_run import RowReader  # noqa: PLC0415
+
+        self.project.batch_size = batch_size
+        run = self.project._create_run('full')
+        run._start()
+        reader = RowReader(self.project._get_source())
+        for _batch in range(batches):
+            run._process_batch(reader)
+        run.action_pause()
+        return run
+
     def run_rollback(self, project=None, of_run=None):
         project = project or self.project
         run = self.env['crm.migration.run'].create({

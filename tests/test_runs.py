@@ -7,7 +7,6 @@ from odoo import fields
 from odoo.tests import new_test_user, tagged
 
 from ..connectors.exceptions import ConnectorError
-from ..models.crm_migration_run import RowReader
 from .common import CrmMigrationCommon, fixture_bytes
 
 
@@ -35,13 +34,7 @@ class RateLimited(ConnectorError):
 class TestRuns(CrmMigrationCommon):
 
     def test_pause_then_resume_continues_at_the_checkpoint(self):
-        self.project.batch_size = 2
-        run = self.project._create_run('full')
-        run._start()
-        reader = RowReader(self.project._get_source())
-        for _batch in range(3):
-            run._process_batch(reader)
-        run.action_pause()
+        run = self.paused_run()
         self.assertEqual(run._execute(), 'paused', "a paused run does not advance")
         self.assertEqual(run.current_object_id.name, 'patients')
         self.assertEqual(run.offset, 2)
