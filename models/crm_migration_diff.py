@@ -1,6 +1,8 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
 
+from ..services import actions
+
 
 class CrmMigrationDiff(models.Model):
     """One field of one sampled record: source value, mapped value, value read back from Odoo."""
@@ -25,5 +27,4 @@ class CrmMigrationDiff(models.Model):
 
     def action_open_target(self):
         self.ensure_one()
-        return {'type': 'ir.actions.act_window', 'res_model': self.res_model, 'res_id': self.res_id,
-                'view_mode': 'form'}
+        return actions.form_action(self.res_model, self.res_id)

@@ -4,6 +4,7 @@ import json
 from odoo import api, fields, models
 
 from ..connectors import mapper as mapping
+from ..services import actions
 from ..services.constants import LIVE_OPERATIONS
 
 # Object settings that change what loads (file bindings and counts do not).
@@ -131,24 +132,13 @@ class CrmMigrationObject(models.Model):
     # ------------------------------------------------------------------
     def action_open_fields(self):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window',
-            'name': self.env._('Field mapping: %s', self.label),
-            'res_model': 'crm.migration.field',
-            'view_mode': 'list,form',
-            'domain': [('object_id', '=', self.id)],
-            'context': {'default_object_id': self.id},
-        }
+        return actions.list_action(self.env._('Field mapping: %s', self.label), 'crm.migration.field',
+                                   [('object_id', '=', self.id)], {'default_object_id': self.id})
 
     def action_open_records(self):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window',
-            'name': self.env._('Records: %s', self.label),
-            'res_model': 'crm.migration.record',
-            'view_mode': 'list,form',
-            'domain': [('object_id', '=', self.id)],
-        }
+        return actions.list_action(self.env._('Records: %s', self.label), 'crm.migration.record',
+                                   [('object_id', '=', self.id)])
 
     # ------------------------------------------------------------------
     # BUSINESS

@@ -10,7 +10,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..connectors import tabular
 from ..connectors.exceptions import ConnectorError
-from ..services import audit, binding, inventory, sample, schema, sources, templates
+from ..services import actions, audit, binding, inventory, sample, schema, sources, templates
 from ..services.constants import LIVE_OPERATIONS
 
 # Odoo's own import sends 2000 rows per request; 500 keeps one batch of
@@ -177,14 +177,8 @@ class CrmMigrationProject(models.Model):
     # ------------------------------------------------------------------
     def action_open_upload(self):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window',
-            'name': self.env._('Upload source files'),
-            'res_model': 'crm.migration.upload',
-            'view_mode': 'form',
-            'target': 'new',
-            'context': {'default_project_id': self.id},
-        }
+        return actions.wizard_action(self.env._('Upload source files'), 'crm.migration.upload',
+                                     {'default_project_id': self.id})
 
     def action_reset_template(self):
         for project in self:
@@ -323,11 +317,8 @@ class CrmMigrationProject(models.Model):
 
     def action_open_import_mapping(self):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window', 'name': self.env._('Import a mapping'),
-            'res_model': 'crm.migration.mapping.import', 'view_mode': 'form', 'target': 'new',
-            'context': {'default_project_id': self.id},
-        }
+        return actions.wizard_action(self.env._('Import a mapping'), 'crm.migration.mapping.import',
+                                     {'default_project_id': self.id})
 
     def action_rollback(self):
         self.check_access('write')  # managers only: users read, they never run
@@ -571,14 +562,7 @@ class CrmMigrationProject(models.Model):
 
     def _open_related(self, model, name):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window',
-            'name': name,
-            'res_model': model,
-            'view_mode': 'list,form',
-            'domain': [('project_id', '=', self.id)],
-            'context': {'default_project_id': self.id},
-        }
+        return actions.list_action(name, model, [('project_id', '=', self.id)], {'default_project_id': self.id})
 
     def _upload_export(self, files):
         """Upload ``{file name: bytes}`` and bind the tables, as the upload wizard does; return the wizard."""

@@ -1,6 +1,8 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
+from ..services import actions
+
 
 class CrmMigrationRecord(models.Model):
     """The link and audit table: one row per source record and Odoo model.
@@ -70,9 +72,4 @@ class CrmMigrationRecord(models.Model):
 
     def action_open_target(self):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window',
-            'res_model': self.res_model,
-            'res_id': self.res_id,
-            'view_mode': 'form',
-        }
+        return actions.form_action(self.res_model, self.res_id)

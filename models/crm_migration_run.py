@@ -8,7 +8,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..connectors.exceptions import ConnectorError
-from ..services import rollback, schema
+from ..services import actions, rollback, schema
 from ..services.loader import ObjectLoader, apply_totals, resolve_pending_links, run_pending_actions
 
 _logger = logging.getLogger(__name__)
@@ -198,24 +198,13 @@ class CrmMigrationRun(models.Model):
 
     def action_open_records(self):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window',
-            'name': self.env._('Records of %s', self.display_name),
-            'res_model': 'crm.migration.record',
-            'view_mode': 'list,form',
-            'domain': [('run_id', '=', self.id)],
-        }
+        return actions.list_action(self.env._('Records of %s', self.display_name), 'crm.migration.record',
+                                   [('run_id', '=', self.id)])
 
     def action_open_diff(self):
         self.ensure_one()
-        return {
-            'type': 'ir.actions.act_window',
-            'name': self.env._('Field-level diff of %s', self.display_name),
-            'res_model': 'crm.migration.diff',
-            'view_mode': 'list,form',
-            'domain': [('run_id', '=', self.id)],
-            'context': {'search_default_filter_different': 1},
-        }
+        return actions.list_action(self.env._('Field-level diff of %s', self.display_name), 'crm.migration.diff',
+                                   [('run_id', '=', self.id)], {'search_default_filter_different': 1})
 
     def action_download_diff(self):
         """The diff as an XLSX workbook, one row per record and field."""
@@ -256,12 +245,7 @@ class CrmMigrationRun(models.Model):
     # BUSINESS
     # ------------------------------------------------------------------
     def _open_form(self):
-        return {
-            'type': 'ir.actions.act_window',
-            'res_model': self._name,
-            'res_id': self.id,
-            'view_mode': 'form',
-        }
+        return actions.form_action(self._name, self.id)
 
     def _schedule(self, at=None):
         self.filtered(lambda r: r.state != 'queued').write({'state': 'queued'})

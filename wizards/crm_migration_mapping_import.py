@@ -5,7 +5,7 @@ import json
 from odoo import fields, models
 from odoo.exceptions import UserError
 
-from ..services import templates
+from ..services import actions, templates
 
 
 class CrmMigrationMappingImport(models.TransientModel):
@@ -28,4 +28,4 @@ class CrmMigrationMappingImport(models.TransientModel):
         except (ValueError, KeyError, TypeError) as error:
             raise UserError(self.env._("This file is not a mapping exported by CRM Migration: %s", error)) from error
         project._mapping_changed()
-        return {'type': 'ir.actions.act_window', 'res_model': project._name, 'res_id': project.id, 'view_mode': 'form'}
+        return actions.form_action(project._name, project.id)

@@ -8,7 +8,7 @@ from odoo.exceptions import UserError
 
 from ..connectors import tabular
 from ..connectors.exceptions import SourceFormatError
-from ..services import binding
+from ..services import actions, binding
 
 # A clinic export with scanned forms is large, but a zip that inflates
 # past this is refused rather than allowed to fill the filestore.
@@ -109,25 +109,14 @@ class CrmMigrationUpload(models.TransientModel):
             bound |= obj
         (project.object_ids - bound).filtered(lambda o: not o.attachment_id).write({'enabled': False})
         bound.write({'enabled': True})
-        return {
-            'type': 'ir.actions.act_window',
-            'res_model': project._name,
-            'res_id': project.id,
-            'view_mode': 'form',
-        }
+        return actions.form_action(project._name, project.id)
 
     def _max_upload_bytes(self):
         megabytes = self.env['ir.config_parameter'].sudo().get_param('crm_migration.max_upload_mb', '1024')
         return int(megabytes) * 2**20
 
     def _reopen(self):
-        return {
-            'type': 'ir.actions.act_window',
-            'res_model': self._name,
-            'res_id': self.id,
-            'view_mode': 'form',
-            'target': 'new',
-        }
+        return actions.form_action(self._name, self.id, dialog=True)
 
     def _unzip(self, attachment):
         stored = []
