@@ -2,15 +2,15 @@
 import json
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 from ..connectors import mapper as mapping
 from ..services import actions
-from ..services.constants import LIVE_OPERATIONS
+from ..services.constants import DEFINITION_MODEL, LIVE_OPERATIONS
 
 # Object settings that change what loads (file bindings and counts do not).
 MAPPING_FIELDS = {'enabled', 'source_key', 'target_model', 'dedup_field', 'match_existing', 'sequence',
                   'create_records', 'create_partner', 'deletes_object_id', 'source_object', 'row_filter'}
-from odoo.exceptions import ValidationError
 
 
 class CrmMigrationObject(models.Model):
@@ -149,7 +149,9 @@ class CrmMigrationObject(models.Model):
         Ties keep the configured sequence, so a consultant's order wins where
         the mapping does not impose one.
         """
-        ordered, pending = self.browse(), self.sorted(lambda o: (o.sequence, o.id))
+        # Definition objects are read into the mapping (Read structure), never loaded.
+        loadable = self.filtered(lambda o: o.target_model != DEFINITION_MODEL)
+        ordered, pending = self.browse(), loadable.sorted(lambda o: (o.sequence, o.id))
         while pending:
             ready = pending.filtered(lambda o: not ((o.depends_on_ids & pending) - o))
             if not ready:

@@ -4,13 +4,15 @@ import datetime
 import io
 import json
 
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, UserError
 
 from ..connectors import tabular
 from ..connectors.exceptions import ConnectorError
-from ..services import actions, audit, binding, inventory, sample, schema, sources, templates
+from ..services import actions, audit, binding, definitions, inventory, sample, schema, sources, templates
 from ..services.constants import LIVE_OPERATIONS
 
 # Odoo's own import sends 2000 rows per request; 500 keeps one batch of
@@ -289,12 +291,29 @@ class CrmMigrationProject(models.Model):
         self.check_access('write')
         source = self._get_source()
         offered = {name: label for name, label, _headers in source.objects()}
-        for obj in self.object_ids:
+        schema_objects = definitions.definition_objects(self)
+        for obj in self.object_ids - schema_objects:
             if obj._source_name() not in offered:
                 obj.write({'enabled': False})
                 continue
             binding.bind_table(obj, None, sources.ApiTable(source, obj._source_name(), offered[obj._source_name()]))
+        # After the holders are bound: a definition lands on the object whose rows carry its values.
+        self._apply_field_definitions({obj: source.iter_rows(obj._source_name())
+                                       for obj in schema_objects if obj._source_name() in offered}, api=True)
         return True
+
+    def _apply_field_definitions(self, rows_by_object, api):
+        """Source custom-field definitions -> typed mapping lines; the outcome goes to the chatter."""
+        messages = []
+        for obj, rows in rows_by_object.items():
+            found, skipped = definitions.read_definitions(obj, rows, api=api)
+            messages += definitions.apply_definitions(self, found)
+            messages += [self.env._('Skipped definition %s', reason) for reason in skipped]
+        if messages:
+            self.message_post(body=Markup('<p>%s</p><ul>%s</ul>') % (
+                self.env._('Custom field definitions read from the source:'),
+                Markup().join(Markup('<li>%s</li>') % message for message in messages)))
+        return messages
 
     def _store_clio_tokens(self, tokens):
         """Clio rotated the OAuth tokens during a run: keep the new ones (never logged)."""

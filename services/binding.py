@@ -12,7 +12,7 @@ from odoo.models import MAGIC_COLUMNS
 
 from ..connectors import converters, proposal
 from ..connectors.tabular import normalize_header
-from .constants import like_exact
+from .constants import DEFINITION_MODEL, like_exact
 from .templates import PHONE_TRANSFORMS
 
 PROFILE_ROWS = 200
@@ -91,7 +91,8 @@ def bind_table(obj, attachment, table, sheet=None):
         used.update(c for group in chosen for c in group)
     for line, chosen in plans.items():
         _bind_line(line, chosen, labels, concepts, used)
-    if not obj.deletes_object_id:  # deletions only carry ids: nothing to map
+    # Deletions only carry ids and definitions are read into other objects' lines: nothing to propose.
+    if not obj.deletes_object_id and obj.target_model != DEFINITION_MODEL:
         _propose_other_columns(obj, headers, sample, used)
 
 

@@ -34,6 +34,9 @@ def owner_domain(login):
     value = like_exact(login)
     return ['|', ('login', '=ilike', value), ('email', '=ilike', value)] + OWNER_DOMAIN
 
+# Objects of this model hold the source's custom-field definitions: read into mapping lines, never loaded.
+DEFINITION_MODEL = 'ir.model.fields'
+
 
 def selection_key(value):
     """Key of a selection value created from a source value ("No-show" -> ``no_show``)."""

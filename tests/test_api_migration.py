@@ -526,7 +526,7 @@ class TestClioMigration(ApiMigrationCase):
         self.assertEqual({obj.name: obj.row_count for obj in enabled},
                          {name: counters['read'] for name, counters in self.EXPECTED.items()})
         self.assertFalse(self.project.object_ids.filtered(lambda o: o.name == 'custom_fields').enabled,
-                         "custom field definitions stay disabled (L8)")
+                         "custom field definitions are read into the mapping, never loaded (L8)")
 
     def test_proposal_keeps_template_fields_and_fitting_targets(self):
         """BUG (binding/proposal): a Clio user id column is proposed onto mail.message.author_id
@@ -539,6 +539,38 @@ class TestClioMigration(ApiMigrationCase):
         self.assertEqual(wrong, [], "proposed (object, column, target) whose values do not fit")
         self.assertEqual(self.proposed('matters', 'originating_attorney_email', 'x_originating_attorney_id').transform,
                          'user')
+
+    def test_custom_field_definitions_type_the_mapping(self):
+        """Seed: contact and matter custom fields with value-by-value selection mapping (L8)."""
+        lines = {(line.object_id.name, line.source_fields): line
+                 for line in self.project.object_ids.field_ids if line.source_fields.startswith('cf_')}
+        self.assertEqual(
+            {key: (line.target_field, line.new_field_type, line.transform) for key, line in lines.items()},
+            {('contacts', 'cf_referral_source'): ('x_cf_referral_source', 'char', 'direct'),
+             ('contacts', 'cf_client_tier'): ('x_cf_client_tier', 'selection', 'value_map'),
+             ('matters', 'cf_date_of_incident'): ('x_cf_date_of_incident', 'date', 'direct'),
+             # '007700' would be guessed a number from the sample: the definition says text.
+             ('matters', 'cf_claim_number'): ('x_cf_claim_number', 'char', 'direct'),
+             ('matters', 'cf_estimated_value'): ('x_cf_estimated_value', 'float', 'direct'),
+             # Defined, on no sampled matter yet: mapped for the rows that have it.
+             ('matters', 'cf_opposing_counsel'): ('x_cf_opposing_counsel', 'char', 'direct')},
+            "one line per definition on the object holding its values; the deleted one left out")
+        tier = lines['contacts', 'cf_client_tier']
+        self.assertEqual(tier.new_field_selection.splitlines(), ['Gold', 'Silver'])
+        self.assertEqual({v.source_value: v.target_value for v in tier.value_map_ids},
+                         {'Gold': 'gold', 'Silver': 'silver'}, "each option can be remapped before loading")
+        self.assertEqual(lines['matters', 'cf_claim_number'].confidence, 1.0)
+        chatter = self.project.message_ids.filtered(lambda m: 'Custom field definitions' in (m.body or ''))
+        self.assertEqual(len(chatter), 1)
+        self.assertIn('Opposing Counsel', chatter.body)
+        self.require_full_run()
+        Partner, Lead = self.env['res.partner'], self.env['crm.lead']
+        self.assertEqual(Partner._fields['x_cf_client_tier'].selection, [('gold', 'Gold'), ('silver', 'Silver')])
+        self.assertEqual(Lead._fields['x_cf_estimated_value'].type, 'float')
+        self.assertRecordValues(self.target('matters', '700'), [{
+            'x_cf_date_of_incident': datetime.date(2023, 12, 24), 'x_cf_claim_number': '007700',
+            'x_cf_estimated_value': 125000.5, 'x_cf_opposing_counsel': False}])
+        self.assertNotIn('x_cf_old_flag', Partner._fields)
 
     def test_every_enabled_object_lands(self):
         self.require_full_run()
@@ -556,8 +588,8 @@ class TestClioMigration(ApiMigrationCase):
         self.require_full_run()
         jane = self.target('contacts', '501')
         holdings = self.target('contacts', '502')
-        # A picklist custom field arrives as its label (Clio sends the option id).
-        self.assertEqual(jane.x_cf_client_tier, 'Gold')
+        # A picklist custom field arrives as its option (Clio sends the option id), in a selection field.
+        self.assertEqual(jane.x_cf_client_tier, 'gold')
         self.assertEqual(jane.x_cf_referral_source, 'Website')
         # Listed before her company: linked once all contacts are in (seed: secondary
         # contacts as child_ids of the firm).
@@ -824,7 +856,10 @@ class TestNocrmMigration(ApiMigrationCase):
                     if obj.get('enabled', True)}
         self.assertEqual(set(enabled.mapped('name')), template)
         self.assertFalse(self.project.object_ids.filtered(lambda o: o.name == 'fields').enabled,
-                         "predefined field definitions stay disabled (L8)")
+                         "predefined field definitions are read into the mapping, never loaded (L8)")
+        # The template already maps these predefined fields: the definitions keep those lines.
+        chatter = self.project.message_ids.filtered(lambda m: 'Custom field definitions' in (m.body or ''))
+        self.assertIn('Email: kept as mapped on Leads (email_from)', chatter.body)
         rows = {obj.name: obj.row_count for obj in enabled}
         # Per-lead lists have no count before every lead is read: the sample read gives theirs.
         self.assertEqual(rows, {name: counters['read'] for name, counters in self.EXPECTED.items()})

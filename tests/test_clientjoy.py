@@ -137,3 +137,48 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertEqual(self.counts(models), before)
         self.assertTrue(self.priya.exists())
         self.assertFalse(self.priya.x_clientjoy_owner_id, "the matched user's previous value is restored")
+
+    def test_custom_field_definitions_from_an_export(self):
+        """A custom-field export types the extra columns of the other exports (seed: Custom Fields -> x_ fields).
+
+        Clientjoy documents no export layout: the definitions file is assembled with the
+        columns of its custom-field settings page (name, type, module, options).
+        """
+        project = self.env['crm.migration.project'].create({'name': 'Agency custom fields', 'source_type': 'clientjoy'})
+        leads = ('Lead ID,First Name,Last Name,Email,Status,Owner Email,Budget Range,Decision Date,PO Number\n'
+                 'L7,Ana,Lima,ana@lima.example,Open,priya@agency.example,5k-20k,2025-03-31,00412\n'
+                 'L8,Ben,Ode,ben@ode.example,Open,priya@agency.example,Over 20k,,\n').encode()
+        definitions = ('Field Name,Field Type,Module,Options\n'
+                       'Budget Range,Dropdown,Leads,Under 5k; 5k-20k; Over 20k\n'
+                       'Decision Date,Date,Leads,\n'
+                       'PO Number,Single line text,Leads,\n'
+                       'Shoe Size,Number,Timesheets,\n').encode()
+        self._upload(project, {'leads.csv': leads, 'custom_fields.csv': definitions})
+        leads_obj = project.object_ids.filtered(lambda o: o.name == 'leads')
+        lines = {line.source_fields: line for line in leads_obj.field_ids}
+        self.assertEqual(
+            [(lines[c].target_field, lines[c].new_field_type) for c in ('budget_range', 'decision_date', 'po_number')],
+            [('x_budget_range', 'selection'), ('x_decision_date', 'date'), ('x_po_number', 'char')])
+        self.assertEqual({v.source_value: v.target_value for v in lines['budget_range'].value_map_ids},
+                         {'Under 5k': 'under_5k', '5k-20k': '5k_20k', 'Over 20k': 'over_20k'})
+        chatter = project.message_ids.filtered(lambda m: 'Custom field definitions' in (m.body or ''))
+        self.assertIn('Shoe Size', chatter.body, "a definition for no Odoo model is reported, not dropped")
+        custom = project.object_ids.filtered(lambda o: o.name == 'custom_fields')
+        self.assertTrue(custom.enabled, "the definitions file is bound")
+        self.assertNotIn(custom, project.object_ids.filtered('enabled')._sorted_for_load(),
+                         "definitions are never loaded as ir.model.fields records")
+        fields_before = self.env['ir.model.fields'].search([]).ids
+        run = self.run_full(project)
+        self.assertStat(run, 'leads', read=2, created=2, failed=0)
+        ana = self.cj_target_of(project, 'leads', 'L7')
+        self.assertRecordValues(ana, [{'x_budget_range': '5k_20k', 'x_po_number': '00412'}])
+        self.assertEqual(str(ana.x_decision_date), '2025-03-31')
+        created = self.env['ir.model.fields'].search([('id', 'not in', fields_before)])
+        self.assertEqual(sorted(created.mapped('name')),
+                         ['x_budget_range', 'x_clientjoy_lead_id', 'x_decision_date', 'x_po_number'],
+                         "the three defined lead fields and the template's source id, nothing for Shoe Size")
+
+    def cj_target_of(self, project, object_name, source_id):
+        link = project.record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id)
+        self.assertEqual(len(link), 1)
+        return self.env[link.res_model].browse(link.res_id)

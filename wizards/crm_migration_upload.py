@@ -8,7 +8,7 @@ from odoo.exceptions import UserError
 
 from ..connectors import tabular
 from ..connectors.exceptions import SourceFormatError
-from ..services import actions, binding
+from ..services import actions, binding, definitions
 
 # A clinic export with scanned forms is large, but a zip that inflates
 # past this is refused rather than allowed to fill the filestore.
@@ -89,6 +89,7 @@ class CrmMigrationUpload(models.TransientModel):
         chosen = self.line_ids.filtered('object_id')
         if len(chosen.object_id) != len(chosen):
             raise UserError(self.env._("Two tables load as the same object; keep one per object."))
+        tables = {}
         for line in chosen:
             opener = project._attachment_opener(line.attachment_id)
             if line.sheet_name:
@@ -96,6 +97,7 @@ class CrmMigrationUpload(models.TransientModel):
             else:
                 table = tabular.CsvTable(line.object_id.name, line.table_name, opener)
             binding.bind_table(line.object_id, line.attachment_id, table, line.sheet_name)
+            tables[line.object_id] = table
         bound = chosen.object_id
         # Objects reading the table of a bound object (a customer row -> its contact person too).
         for obj in project.object_ids.filtered(lambda o: o.source_object and o._table_object() in chosen.object_id):
@@ -109,6 +111,9 @@ class CrmMigrationUpload(models.TransientModel):
             bound |= obj
         (project.object_ids - bound).filtered(lambda o: not o.attachment_id).write({'enabled': False})
         bound.write({'enabled': True})
+        project._apply_field_definitions(
+            {obj: tables[obj].iter_rows() for obj in definitions.definition_objects(project) & chosen.object_id},
+            api=False)
         return actions.form_action(project._name, project.id)
 
     def _max_upload_bytes(self):

@@ -1,0 +1,175 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Custom-field definitions of the source become mapping lines (template feature L8).
+
+Clio's ``/custom_fields``, noCRM's ``/fields`` and a Clientjoy custom-field
+export describe the fields whose *values* arrive on other objects (Clio
+contacts and matters, noCRM leads, Clientjoy customers and leads).  Their
+objects target ``ir.model.fields`` and are never loaded as records: each
+definition row is mapped through the object's lines (label, name, model, type,
+options) and becomes, on the object holding the values, a mapping line to a new
+``x_`` field of the declared type.  A picklist gets its options as the field's
+selection and a value map option by option, which the consultant may edit
+before the fields are created.  Types guessed from sample values give way to
+the declared ones while the field does not exist yet.
+"""
+import dataclasses
+
+from ..connectors.mapper import NameRef
+from ..connectors.tabular import normalize_header
+from .constants import DEFINITION_MODEL, selection_key
+from .loader import build_mapper
+
+FIELD_TYPES = {'char', 'text', 'html', 'integer', 'float', 'monetary', 'boolean', 'date', 'datetime',
+               'selection'}
+OPTION_SEPARATORS = (';', '\n', '|')
+
+
+@dataclasses.dataclass
+class Definition:
+    model: str
+    label: str
+    keys: tuple  # the value columns it may arrive as, most likely first
+    ttype: str
+    options: tuple = ()
+    note: str = ''
+
+
+def definition_objects(project):
+    return project.object_ids.filtered(lambda o: o.target_model == DEFINITION_MODEL)
+
+
+def read_definitions(obj, rows, api=True):
+    """``(definitions, skipped)``: ``rows`` of a definition object through its mapping lines."""
+    mapper = build_mapper(obj)
+    definitions, skipped = [], []
+    for row in rows:
+        if not obj._row_matches(row):
+            continue
+        values, problems = mapper.map_row(row)
+        label = str(values.get('field_description') or values.get('name') or '').strip()
+        model = _model_name(obj.env, values.get('model_id'))
+        if not label or not model:
+            reasons = '; '.join(p.message for p in problems if p.field in ('model_id', 'field_description', 'name'))
+            skipped.append('%s: %s' % (label or row.get(obj.source_key) or '?',
+                                       reasons or obj.env._('no name or no Odoo model')))
+            continue
+        ttype, note = values.get('ttype'), ''
+        if ttype not in FIELD_TYPES:
+            raw = next((p.message for p in problems if p.field == 'ttype'), ttype)
+            ttype, note = 'char', obj.env._('type %s kept as text', raw or '?')
+        name = str(values.get('name') or label)
+        definitions.append(Definition(
+            model=model, label=label, keys=column_keys(name, label, api), ttype=ttype,
+            options=split_options(values.get('selection')), note=note))
+    return definitions, skipped
+
+
+def column_keys(name, label, api=True):
+    """Where a definition's values arrive: API connectors emit ``cf_<name>``, exports a column."""
+    keys = ['cf_%s' % normalize_header(name)] if api else []
+    keys += [normalize_header(label), normalize_header(name), 'cf_%s' % normalize_header(label)]
+    return tuple(dict.fromkeys(k for k in keys if k and k != 'cf_'))
+
+
+def split_options(text):
+    text = str(text or '')
+    separator = next((s for s in OPTION_SEPARATORS if s in text), None)
+    parts = text.split(separator) if separator else [text]
+    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
+def _model_name(env, value):
+    if isinstance(value, NameRef):
+        value = value.name
+    value = str(value or '').strip()
+    if not value:
+        return None
+    if '.model_' in value:
+        record = env.ref(value, raise_if_not_found=False)
+        return record.model if record and record._name == 'ir.model' else None
+    return value if value in env else env['ir.model'].search([('name', '=ilike', value)], limit=1).model
+
+
+def apply_definitions(project, definitions):
+    """Write the lines; returns one message per definition applied, kept or skipped."""
+    messages = []
+    for definition in definitions:
+        holder, key = _holder(project, definition)
+        if not holder:
+            messages.append(project.env._('%(label)s: no object of the mapping loads %(model)s.',
+                                          label=definition.label, model=definition.model))
+            continue
+        messages.append(_apply_one(holder, key, definition))
+    return messages
+
+
+def _holder(project, definition):
+    """The object whose rows carry the definition's values, and the column they arrive in."""
+    candidates = project.object_ids.filtered(
+        lambda o: o.target_model == definition.model and not o.deletes_object_id)
+    for primary_only in (True, False):
+        for obj in candidates.sorted(lambda o: (o.sequence, o.id)):
+            if primary_only and obj.source_object:
+                continue
+            headers = obj._header_keys()
+            key = next((k for k in definition.keys if k in headers), None)
+            if key:
+                return obj, key
+    # No sampled row had a value yet: later rows may; the first primary object takes it.
+    primary = candidates.filtered(lambda o: not o.source_object).sorted(lambda o: (o.sequence, o.id))[:1]
+    return primary, definition.keys[0] if primary else None
+
+
+def _apply_one(obj, key, definition):
+    env = obj.env
+    ttype, options, note = definition.ttype, definition.options, definition.note
+    lines = obj.field_ids.filtered(lambda l: key in l._source_list())
+    if ttype == 'selection' and not options:
+        # No declared options: the values seen in the sample, else plain text.
+        options = tuple(v for line in lines for v in (line.new_field_selection or '').splitlines() if v.strip())
+        if not options:
+            ttype, note = 'char', env._('a picklist without options: kept as text')
+    values = {
+        'new_field_type': ttype,
+        'new_field_label': definition.label,
+        'new_field_selection': '\n'.join(options) if ttype == 'selection' else False,
+        'confidence': 1.0,
+        'reason': env._('declared as %(type)s in the source\'s field definitions', type=definition.ttype),
+    }
+    value_map = [(5, 0, 0)] + [(0, 0, {'sequence': i, 'source_value': option, 'target_value': selection_key(option)})
+                               for i, option in enumerate(options)] if ttype == 'selection' else None
+    if key not in obj._header_keys():
+        obj.source_columns = list(obj.source_columns or []) + [[key, definition.label]]
+    if not lines:
+        target = _free_target(obj, 'x_%s' % key, ttype)
+        env['crm.migration.field'].create(dict(
+            values, object_id=obj.id, sequence=1000 + len(obj.field_ids), source_fields=key, target_field=target,
+            transform='value_map' if value_map else 'direct', value_map_ids=value_map or []))
+        return env._('%(label)s: new field %(target)s (%(type)s) on %(object)s.%(note)s', label=definition.label,
+                     target=target, type=ttype, object=obj.label, note=note and ' (%s)' % note)
+    # A template line is a decision; a line the proposal guessed from the name or the
+    # sample gives way to the declaration (the field is custom in the source, so x_ here).
+    guessed = lines.filtered(lambda l: not l.source_candidates)
+    retyped = guessed.filtered('is_new_field')
+    if not retyped and guessed:
+        retyped = guessed[:1]
+        retyped.target_field = _free_target(obj, 'x_%s' % key, ttype)
+    if not retyped:
+        return env._('%(label)s: kept as mapped on %(object)s (%(targets)s).', label=definition.label,
+                     object=obj.label, targets=', '.join(lines.mapped('target_field')))
+    retyped.write(dict(values, enabled=True, transform='value_map' if value_map else 'direct',
+                       value_map_ids=value_map or [(5, 0, 0)]))
+    return env._('%(label)s: %(targets)s on %(object)s set to %(type)s.%(note)s', label=definition.label,
+                 targets=', '.join(retyped.mapped('target_field')), object=obj.label, type=ttype,
+                 note=note and ' (%s)' % note)
+
+
+def _free_target(obj, name, ttype):
+    """``name`` unless a line already writes it or an x_ field of another type holds it."""
+    taken = set(obj.field_ids.mapped('target_field'))
+    fields = obj.env[obj.target_model]._fields
+    for candidate in (name[:63], ('x_src_' + name[2:])[:63], name[:59] + '_def'):
+        existing = fields.get(candidate)
+        if candidate not in taken and (not existing or existing.type == ttype):
+            return candidate
+    return name[:55] + '_%d' % len(taken)
