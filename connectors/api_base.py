@@ -183,6 +183,10 @@ class ApiSource:
     def download(self, ref):
         raise NotImplementedError
 
+    def blueprints(self):
+        """What the source configures but Odoo cannot load, as JSON for the inventory (by topic)."""
+        return {}
+
     def test_connection(self):
         """Credentials, per-object counts, and what the administrator should know first."""
         result = {'ok': False, 'objects': {}, 'messages': []}

@@ -50,6 +50,8 @@ INVOICE_COLUMNS = columns(
 INVOICE_ITEM_COLUMNS = columns(
     'id invoice_id billable_item_id name code quantity unit_price discount_percentage tax_name '
     'tax_rate total_including_tax deleted_at created_at updated_at')
+# What an attendee row takes from its group appointment.
+BOOKING_COLUMNS = ('starts_at', 'ends_at', 'practitioner_id', 'appointment_type_id', 'business_id')
 TREATMENT_NOTE_COLUMNS = columns(
     'id title draft author_name patient_id practitioner_id booking_id attendee_id '
     'treatment_note_template_id content_text deleted_at created_at updated_at')
@@ -97,10 +99,31 @@ class ClinikoSource(ApiSource):
             'country notes archived_at created_at updated_at')),
         _object('billable_items', 'Billable items', '/billable_items', columns(
             'id item_code item_type name price tax_id archived_at created_at updated_at')),
+        # Stock items: cost and stock level, which billable items lack; the list price is ex tax.
+        _object('products', 'Products (stock)', '/products', columns(
+            'id item_code name product_supplier_name cost_price price_ex_tax stock_level notes serial_number '
+            'tax_id archived_at created_at updated_at')),
+        # The clinic's locations ("businesses"), named on appointments and invoices by business_id.
+        _object('businesses', 'Businesses (clinic locations)', '/businesses', columns(
+            'id business_name display_name address_1 address_2 city state post_code country country_code '
+            'business_registration_name business_registration_value contact_information email_reply_to '
+            'website_address show_in_online_bookings archived_at created_at updated_at')),
         PATIENTS,
         _deleted(PATIENTS, '/patients/deleted', 'Deleted patients'),
         APPOINTMENTS,
         _deleted(APPOINTMENTS, '/individual_appointments/deleted', 'Deleted appointments'),
+        # Classes: one booking, several patients; each patient's place is an attendee.
+        _object('group_appointments', 'Group appointments', '/group_appointments', columns(
+            'id starts_at ends_at max_attendees notes patient_ids appointment_type_id appointment_type_name '
+            'business_id practitioner_id repeats archived_at deleted_at created_at updated_at'),
+            params=INCLUDE_ARCHIVED),
+        # /attendees leaves the cancelled ones out: they have their own route.  booking_id is the
+        # group appointment's id (an attendee's booking is its group appointment).
+        _object('attendees', 'Group appointment attendees', '/attendees', columns(
+            'id booking_id patient_id arrived cancelled_at cancellation_reason cancellation_reason_description '
+            'cancellation_note notes invoice_status deleted_at created_at updated_at '
+            + ' '.join(BOOKING_COLUMNS) + ' appointment_type_name'),
+            extra_passes=('/attendees/cancelled',)),
         INVOICES,
         _deleted(INVOICES, '/invoices/deleted', 'Deleted invoices'),
         INVOICE_ITEMS,
@@ -139,6 +162,8 @@ class ClinikoSource(ApiSource):
                            'use the key of a user with administrator access.')
         super().__init__(http)
         self._user_emails = None
+        self._groups = None
+        self._type_names = None
 
     # -- vendor hooks --------------------------------------------------
 
@@ -193,6 +218,10 @@ class ClinikoSource(ApiSource):
             row['download_ref'] = row.get('id', '') if record.get('processing_completed') else ''
         if spec.name == 'practitioners':
             row['user_email'] = self._email_of_user(row.get('user_id'))
+        if spec.name == 'attendees':
+            row.update(self._booking_of(row.get('booking_id')))
+        if spec.name in ('group_appointments', 'attendees'):
+            row['appointment_type_name'] = self._appointment_type_name(row.get('appointment_type_id'))
         return row
 
     # -- downloads -----------------------------------------------------
@@ -220,6 +249,20 @@ class ClinikoSource(ApiSource):
                 if 'cf_%s' % normalize_header(name) in row:
                     name = '%s %s' % (section.get('name') or '', name)
                 self._put_custom_field(row, name, _field_value(field))
+
+    def _booking_of(self, booking_id):
+        """An attendee only names its booking: when, where and with whom come from the group appointment."""
+        if self._groups is None:
+            self._groups = {row['id']: row for row in self.iter_rows('group_appointments')}
+        group = self._groups.get(booking_id) or {}
+        return {key: group.get(key, '') for key in BOOKING_COLUMNS}
+
+    def _appointment_type_name(self, type_id):
+        if not type_id:
+            return ''
+        if self._type_names is None:
+            self._type_names = {row['id']: row.get('name') or '' for row in self.iter_rows('appointment_types')}
+        return self._type_names.get(type_id, '')
 
     def _email_of_user(self, user_id):
         """Practitioners are matched to Odoo users by e-mail, which only their user has."""

@@ -17,6 +17,7 @@ import logging
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+from . import clio_rates
 from .api_base import ApiObject, ApiSource, Page, columns, flatten, iso_utc
 from .api_exceptions import AuthError, HttpStatusError
 from .exceptions import ConnectorError
@@ -64,6 +65,14 @@ PRACTICE_AREA_FIELDS = 'id,name,category,code,created_at,updated_at'
 CUSTOM_FIELD_FIELDS = (
     'id,name,parent_type,field_type,required,deleted,displayed,created_at,updated_at,'
     'picklist_options{id,option,deleted_at}')
+# No order parameter on these two: the cursor alone pages them.
+ACTIVITY_RATE_FIELDS = (
+    'id,rate,flat_rate,contact_id,co_counsel_contact_id,created_at,updated_at,user{id,name,email},'
+    'group{id,name,type}')
+ACTIVITY_DESCRIPTION_FIELDS = (
+    'id,name,category_type,type,default,created_at,updated_at,rate{amount,non_billable_amount,type,hierarchy}')
+# Columns added to each contact from its client rates (read once from /activity_rates.json).
+CLIENT_RATE_COLUMNS = 'client_rate client_rate_flat client_rate_count client_rates rate_pricelist_name'
 CALENDAR_FIELDS = (
     'id,summary,description,location,start_at,end_at,all_day,recurrence_rule,created_at,updated_at,'
     'matter{id,display_number},attendees{id,name,type}')
@@ -94,7 +103,7 @@ class ClioSource(ApiSource):
             'id type name prefix title first_name middle_name last_name company_id company_name is_client '
             'primary_email_address email_addresses primary_phone_number phone_numbers address_street '
             'address_city address_province address_postal_code address_country date_of_birth '
-            'created_at updated_at')),
+            'created_at updated_at ' + CLIENT_RATE_COLUMNS)),
         _object('matters', 'Matters', '/matters.json', MATTER_FIELDS, columns(
             'id number display_number description status billable billing_method open_date close_date '
             'pending_date client_reference client_id client_name practice_area_id practice_area_name '
@@ -108,6 +117,13 @@ class ClioSource(ApiSource):
         _object('bills', 'Bills', '/bills.json', BILL_FIELDS, columns(
             'id number issued_at due_at subject state kind total balance paid paid_at due sub_total '
             'total_tax client_id client_name matters_id matters_display_number created_at updated_at')),
+        _object('activity_descriptions', 'Activity descriptions (activity rates)', '/activity_descriptions.json',
+                ACTIVITY_DESCRIPTION_FIELDS, columns(
+                    'id name category_type type default rate_amount rate_non_billable_amount rate_type '
+                    'rate_hierarchy created_at updated_at'), ordered=False),
+        _object('activity_rates', 'Client and co-counsel rates', '/activity_rates.json', ACTIVITY_RATE_FIELDS,
+                columns('id rate flat_rate contact_id co_counsel_contact_id user_id user_name user_email group_id '
+                        'group_name group_type created_at updated_at'), ordered=False),
         # The notes endpoint requires a type: one pass per kind.
         _object('notes', 'Notes (matter and contact)', '/notes.json', NOTE_FIELDS, columns(
             'id type subject detail date matter_id matter_display_number contact_id contact_name '
@@ -156,6 +172,7 @@ class ClioSource(ApiSource):
         super().__init__(http)
         self._token_url = token_url_for(base_url)
         self._options = None
+        self._rates = None
 
     # -- vendor hooks --------------------------------------------------
 
@@ -212,6 +229,8 @@ class ClioSource(ApiSource):
             primary = next((a for a in addresses if a.get('primary')), addresses[0])
             row.update({'address_%s' % key: primary.get(key) or '' for key in ADDRESS_KEYS})
         row.update(flatten(record))
+        if spec.name == 'contacts':
+            row.update(self._client_rate_columns(row))
         if spec.name == 'documents':
             row['download_ref'] = '' if record.get('deleted_at') else row.get('id', '')
         return row
@@ -231,6 +250,32 @@ class ClioSource(ApiSource):
                 # the mapping's value map can still turn them into labels.
                 _logger.info('Clio custom field definitions unreadable (%s): picklists keep option ids', error)
         return self._options
+
+    def _client_rate_columns(self, row):
+        """A client's most-used rate and all its rates, for its pricelist (seed: Rate Hierarchy)."""
+        if self._rates is None:
+            try:
+                self._rates = clio_rates.client_rates(self.iter_rows('activity_rates'))
+            except ConnectorError as error:
+                # Without permission to read rates the contacts still migrate, with no pricelist.
+                _logger.info('Clio activity rates unreadable (%s): no client pricelists', error)
+                self._rates = {}
+        summary = self._rates.get(str(row.get('id') or ''))
+        if not summary:
+            return dict.fromkeys(CLIENT_RATE_COLUMNS.split(), '')
+        return {
+            'client_rate': summary['rate'],
+            'client_rate_flat': summary['flat_rate'],
+            'client_rate_count': summary['count'],
+            'client_rates': summary['detail'],
+            'rate_pricelist_name': 'Clio rates: %s' % (row.get('name') or row.get('id')),
+        }
+
+    def blueprints(self):
+        """The rate hierarchy as JSON: only the most-used client rates become pricelists."""
+        return {'rate_hierarchy': clio_rates.hierarchy(
+            users=self.iter_rows('users'), descriptions=list(self.iter_rows('activity_descriptions')),
+            rates=list(self.iter_rows('activity_rates')))}
 
     # -- OAuth ---------------------------------------------------------
 

@@ -83,11 +83,13 @@ class CrmMigrationField(models.Model):
         domain="[('project_id', '=', project_id)]",
         help="Write the value on the record this row looks up in that object (a patient's list of "
              "practitioners from its appointments) instead of on the row's own record.")
-    write_mode = fields.Selection([('set', 'Replace'), ('append', 'Add as a line, once'), ('sum', 'Total')],
+    write_mode = fields.Selection([('set', 'Replace'), ('append', 'Add as a line, once'), ('sum', 'Total'),
+                                   ('record', "Link this row's record")],
                                   default='set',
                                   help="Add: every distinct value on its own line, so a rerun adds nothing twice. "
                                        "Total: the sum over all rows pointing to the record (a trust balance), "
-                                       "recomputed when the object has loaded.")
+                                       "recomputed when the object has loaded. Link: the record this row made, "
+                                       "when the source value is set (a client's pricelist on the client).")
     note = fields.Char(readonly=True, help="Why this line is in its current state (set when a file is bound).")
     max_length = fields.Integer(
         help="Longer source values are cut to this many characters (flagged by the audit and the sample diff).")

@@ -91,8 +91,9 @@ def bind_table(obj, attachment, table, sheet=None):
         used.update(c for group in chosen for c in group)
     for line, chosen in plans.items():
         _bind_line(line, chosen, labels, concepts, used)
-    # Deletions only carry ids and definitions are read into other objects' lines: nothing to propose.
-    if not obj.deletes_object_id and obj.target_model != DEFINITION_MODEL:
+    # Deletions only carry ids, definitions are read into other objects' lines, and the columns of
+    # a table read by several objects are proposed to the object that owns it: nothing to propose.
+    if not (obj.deletes_object_id or obj.source_object) and obj.target_model != DEFINITION_MODEL:
         _propose_other_columns(obj, headers, sample, used)
 
 
@@ -159,6 +160,10 @@ def _propose_other_columns(obj, headers, sample, used):
     # A new x_ field may not reuse the name of any line's target, enabled or not.
     all_targets = set(obj.field_ids.mapped('target_field'))
     day_first = obj.project_id._day_first()
+    # New fields other objects of the project plan on the same model (appointments and class
+    # attendees are both leads): one x_ field cannot have two types.
+    planned = {line.target_field: line.new_field_type for line in obj.project_id.object_ids.field_ids
+               if line.object_id != obj and line.object_id.target_model == obj.target_model and line.is_new_field}
     lines = []
     for key, label in headers:
         if key in used:
@@ -168,11 +173,15 @@ def _propose_other_columns(obj, headers, sample, used):
         ttype, selection = found.new_type, found.selection
         if found.new_type and found.new_type in ('date', 'datetime') and day_first is not None:
             ttype, selection = converters.infer_type(values, day_first)
+        other_type = planned.get(found.target)
+        if found.new_type and other_type and other_type != ttype and all(converters.is_empty(v) for v in values):
+            ttype, selection = other_type, ()  # nothing seen yet: any type fits, take the planned one
         existing = targets.get(found.target)
-        if found.new_type and (found.target in all_targets or (existing and existing['type'] != ttype)):
-            # The name is taken (a template line, or an x_ field of another type
-            # from another project): keep both.
-            found.target = ('x_src_' + key)[:63]
+        if found.new_type and (found.target in all_targets or (existing and existing['type'] != ttype)
+                               or (other_type and other_type != ttype)):
+            # The name is taken (a template line, an x_ field of another type from another
+            # project or planned by another object): keep both.
+            found.target = ('x_src_%s_%s' % (obj.name, key))[:63] if other_type else ('x_src_' + key)[:63]
         line = {
             'object_id': obj.id,
             'sequence': 1000 + len(lines),

@@ -8,6 +8,7 @@ columns no mapping line reads).
 """
 from odoo import fields
 
+from ..connectors.exceptions import ConnectorError
 from . import schema
 from .loader import active_lines
 
@@ -45,6 +46,7 @@ def build_inventory(project):
                 columns.append({'object': obj.name, 'column': key, 'label': label})
     return {
         'project': project.name,
+        'blueprints': _blueprints(project),
         'source_type': project.source_type,
         'generated_at': fields.Datetime.now(),
         'not_migrated': template_items,
@@ -52,3 +54,13 @@ def build_inventory(project):
         'columns_not_migrated': columns,
         'custom_fields': schema.custom_field_manifest(project)['fields'],
     }
+
+
+def _blueprints(project):
+    """Source configuration read live from an API (Clio's rate hierarchy): what Odoo cannot load."""
+    if project._is_file_source():
+        return {}
+    try:
+        return project._get_source().blueprints()
+    except ConnectorError as error:
+        return {'unreadable': str(error)}

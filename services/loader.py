@@ -14,7 +14,7 @@ import logging
 
 import psycopg2
 
-from odoo import fields
+from odoo import fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, email_normalize
 
@@ -284,13 +284,22 @@ class ObjectLoader:
         for name, value in values.items():
             field = model._fields.get(name)
             if isinstance(value, list):
-                # Names resolve to ids, looked-up source records to (model, id).
-                ids = [self._lookup_id(ref, resolved) for ref in value]
-                for ref, res_id in zip(value, ids):
+                ids = []
+                for ref in value:
+                    if isinstance(ref, mapping.LookupRef):
+                        # As for one link: a patient lead gives its contact, a user its partner.
+                        target = self._lookup_value(entry, field, ref, resolved.get(ref))
+                        target = target[0][1] if isinstance(target, list) else target
+                        if isinstance(target, int):
+                            ids.append(target)
+                        continue
+                    res_id = self._lookup_id(ref, resolved)
                     if isinstance(res_id, str) or res_id is None:
                         entry.problems.append(mapping.Problem(name, res_id or self.env._(
                             "%(field)s: %(name)r not found", field=field.string, name=ref.name)))
-                result[name] = [(6, 0, [i for i in ids if isinstance(i, int)])]
+                    else:
+                        ids.append(res_id)
+                result[name] = [(6, 0, ids)]
                 continue
             if isinstance(value, mapping.FileRef):
                 try:
@@ -766,6 +775,11 @@ class ObjectLoader:
                         "%(field)s: the row points to no %(object)s record to write it on.",
                         field=field, object=object_name), blocking=False, retry=True))
                     continue
+                if mode == 'record':
+                    # This row's own record, linked from the one it looks up (a client's pricelist).
+                    if value and entry.res_id:
+                        by_record.setdefault(parent, {}).setdefault(field, (mode, []))[1].append(entry.res_id)
+                    continue
                 if mode == 'sum':
                     # Totals are recomputed from every row's share once the object has loaded.
                     entry.contributions['%s,%s,%s' % (parent[0], parent[1], field)] = float(value or 0.0)
@@ -786,7 +800,7 @@ class ObjectLoader:
                     new = '\n'.join(lines)
                     if new != (record[field] or ''):
                         values[field] = new
-                elif record[field] != texts[-1]:
+                elif _plain(record[field]) != texts[-1]:
                     values[field] = texts[-1]
             if values:
                 previous = _snapshot(record, values)
@@ -917,6 +931,11 @@ def _dedup_key(value):
     if not value or not isinstance(value, str):
         return None
     return email_normalize(value) or value.strip().casefold()
+
+
+def _plain(value):
+    """A field value comparable with what a row writes (a record by its id)."""
+    return (value.id or False) if isinstance(value, models.BaseModel) else value
 
 
 def _snapshot(record, values):

@@ -16,6 +16,7 @@ says so in its docstring and keeps the expected behaviour.
 """
 import base64
 import datetime
+import json
 import time
 from unittest.mock import patch
 
@@ -168,15 +169,20 @@ class TestClinikoMigration(ApiMigrationCase):
     ACCOUNT = ClinikoAccount
     COUNTED = ('crm.lead', 'res.partner', 'res.partner.category', 'res.users', 'calendar.event.type', 'crm.tag',
                'product.template', 'product.product', 'mail.message', 'ir.attachment', 'account.move',
-               'account.move.line', 'crm.lost.reason', 'mail.activity')
+               'account.move.line', 'crm.lost.reason', 'mail.activity', 'calendar.event')
     EXPECTED = {
         'practitioners': dict(read=2, created=0, updated=2, skipped=0, failed=0),  # matched Odoo users
         'appointment_types': dict(read=3, created=3, updated=0, skipped=0, failed=0),
         'concession_types': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'contacts': dict(read=3, created=3, updated=0, skipped=0, failed=0),
         'billable_items': dict(read=2, created=2, updated=0, skipped=0, failed=0),
+        # Product 1 has billable item 2's code: the same Odoo product, given its cost and stock.
+        'products': dict(read=2, created=1, updated=1, skipped=0, failed=0),
+        'businesses': dict(read=1, created=1, updated=0, skipped=0, failed=0),
         'patients': dict(read=4, created=4, updated=0, skipped=0, failed=0),
         'appointments': dict(read=4, created=4, updated=0, skipped=0, failed=0),
+        'group_appointments': dict(read=1, created=1, updated=0, skipped=0, failed=0),
+        'attendees': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'treatment_notes': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'communications': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         # A form sent but never completed has no answers to keep.
@@ -227,12 +233,52 @@ class TestClinikoMigration(ApiMigrationCase):
         self.assertIn('required, but empty', failed.message)
         grown = {model: self.counts_full[model] - self.counts_before[model] for model in self.COUNTED}
         self.assertEqual(grown, {
-            'crm.lead': 4 + 4, 'res.partner': 3 + 4,  # 3 contacts, the contact of each patient (L2)
-            'res.partner.category': 2, 'res.users': 0, 'calendar.event.type': 3, 'crm.tag': 2,
+            # 4 patients, 4 appointments, 2 places in a class
+            'crm.lead': 4 + 4 + 2,
+            # 3 contacts, the contact of each patient (L2), the clinic location
+            'res.partner': 3 + 4 + 1,
+            'res.partner.category': 2 + 1, 'res.users': 0, 'calendar.event.type': 3, 'crm.tag': 2,
             # 2 treatment notes + 2 communications + 1 completed intake form
-            'product.template': 2, 'product.product': 2, 'mail.message': 2 + 2 + 1, 'ir.attachment': 2,
+            'product.template': 2 + 1, 'product.product': 2 + 1, 'mail.message': 2 + 2 + 1, 'ir.attachment': 2,
             'account.move': 2, 'account.move.line': 3 + 2,  # 3 items + 1 receivable line per invoice
-            'crm.lost.reason': 2, 'mail.activity': 0})
+            'crm.lost.reason': 2 + 1, 'mail.activity': 0, 'calendar.event': 1})
+
+    def test_locations_products_and_classes(self):
+        """Businesses, products and group appointments with their attendees (seed rows Appointment and Product)."""
+        self.require_full_run()
+        clinic = self.target('businesses', '1')
+        self.assertRecordValues(clinic, [{
+            'name': 'Healthy Times', 'is_company': True, 'street': '20 Smith Street', 'city': 'Smithytown',
+            'zip': '3000', 'email': 'healthytimes@example.com', 'website': 'http://www.healthytimes.com',
+            'company_registry': '1111111111', 'x_registration_name': 'ABN', 'active': True}])
+        self.assertEqual(clinic.category_id.name, 'Clinic location')
+        self.assertEqual(self.target('appointments', '2').x_clinic_location_id, clinic)
+        oil = self.target('billable_items', '2')
+        self.assertEqual(self.target('products', '1'), oil, "matched by internal reference")
+        self.assertRecordValues(oil, [{'list_price': 25.0, 'standard_price': 3.0, 'x_cliniko_stock_level': 10,
+                                       'x_supplier_name': 'Supplier', 'x_cliniko_product_id': '1'}])
+        self.assertRecordValues(self.target('products', '2'), [{
+            'name': 'Foam roller', 'default_code': 'P-100', 'list_price': 39.95, 'standard_price': 12.5,
+            'type': 'consu', 'x_cliniko_stock_level': 4}])
+        peter, ada = self.target('patients', '1'), self.target('patients', '1234567890123456789')
+        mia = self.mia
+        event = self.target('group_appointments', '1011')
+        self.assertRecordValues(event, [{
+            'name': 'Follow-up', 'start': utc(2024, 3, 5, 22, 0), 'stop': utc(2024, 3, 5, 23, 0), 'user_id': mia.id,
+            'x_max_attendees': 8, 'x_clinic_location_id': clinic.id, 'active': True}])
+        self.assertEqual(event.partner_ids, peter.partner_id | ada.partner_id, "the patients' contacts attend")
+        self.assertEqual(event.categ_ids, self.target('appointment_types', '2'))
+        came, cancelled = self.target('attendees', '501'), self.target('attendees', '502')
+        self.assertRecordValues(came | cancelled, [
+            {'name': 'Follow-up - 2024-03-05T22:00:00Z', 'x_patient_lead_id': peter.id, 'partner_id': peter.partner_id.id,
+             'x_group_event_id': event.id, 'user_id': mia.id, 'stage_id': self.env.ref('crm.stage_lead4').id,
+             'active': True, 'x_appointment_date': utc(2024, 3, 5, 22, 0)},
+            {'name': 'Follow-up - 2024-03-05T22:00:00Z', 'x_patient_lead_id': ada.id, 'partner_id': ada.partner_id.id,
+             'x_group_event_id': event.id, 'user_id': mia.id, 'stage_id': self.env.ref('crm.stage_lead1').id,
+             'active': False, 'x_appointment_date': utc(2024, 3, 5, 22, 0)}])
+        self.assertEqual((cancelled.lost_reason_id.name, cancelled.x_cancellation_note),
+                         ('Cancelled: COVID-19 related', 'Positive test'))
+        self.assertIn('Mia Wong', ada.x_practitioners, "a class counts as a practitioner assignment")
 
     def test_patients_follow_the_seed_mapping(self):
         self.require_full_run()
@@ -496,11 +542,15 @@ class TestClioMigration(ApiMigrationCase):
     __test__ = True
     ACCOUNT = ClioAccount
     COUNTED = ('crm.lead', 'res.partner', 'res.users', 'crm.tag', 'calendar.event', 'mail.message', 'ir.attachment',
-               'account.move', 'account.move.line', 'account.payment', 'product.product')
+               'account.move', 'account.move.line', 'account.payment', 'product.product', 'product.pricelist',
+               'product.pricelist.item')
     EXPECTED = {
         'users': dict(read=2, created=0, updated=2, skipped=0, failed=0),  # matched Odoo users
         'practice_areas': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'contacts': dict(read=3, created=3, updated=0, skipped=0, failed=0),
+        # The contact rows again: Bob Brown has no client rate (he is a co-counsel).
+        'client_pricelists': dict(read=3, created=2, updated=0, skipped=1, failed=0),
+        'client_rate_items': dict(read=3, created=2, updated=0, skipped=1, failed=0),
         'matters': dict(read=3, created=3, updated=0, skipped=0, failed=0),
         'calendar_entries': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'notes': dict(read=3, created=3, updated=0, skipped=0, failed=0),
@@ -582,7 +632,7 @@ class TestClioMigration(ApiMigrationCase):
             # 2 bills + the journal entry of the posted trust payment
             'mail.message': 3, 'ir.attachment': 2, 'account.move': 2 + 1,
             'account.move.line': 3 + 2 + 2,  # 3 entries + 1 receivable line per bill + 2 for the payment
-            'account.payment': 1, 'product.product': 0})
+            'account.payment': 1, 'product.product': 0, 'product.pricelist': 2, 'product.pricelist.item': 2})
 
     def test_contacts_and_matters_follow_the_seed_mapping(self):
         self.require_full_run()
@@ -715,14 +765,20 @@ class TestClioMigration(ApiMigrationCase):
             self.assertEqual(entry.headers.get('authorization'), 'Bearer %s' % ClioAccount.TOKEN, entry.path)
             self.assertTrue(entry.param('fields'), "fields= on %s" % entry.path)
             self.assertIn(entry.param('limit'), ('1', '200'), entry.path)  # counts ask for 1
-            if entry.path != '/api/v4/calendar_entries.json':  # the only list without an order parameter
+            # The lists without an order parameter (the cursor alone pages them).
+            if entry.path not in ('/api/v4/calendar_entries.json', '/api/v4/activity_rates.json'):
                 self.assertEqual(entry.param('order'), 'id(asc)', entry.path)
         pages = [e for e in lists if e.param('limit') == '200']
-        # custom_fields is not loaded, but read once for the picklist labels of contacts.
-        self.assertEqual({e.path for e in pages}, set(ClioAccount.LISTS) | {'/api/v4/contacts.json', '/api/v4/notes.json'})
+        # custom_fields and activity_rates are not loaded, but read once for the picklist labels
+        # and the client rates of contacts; activity descriptions only feed the inventory.
+        self.assertEqual({e.path for e in pages},
+                         set(ClioAccount.LISTS) - {'/api/v4/activity_descriptions.json'}
+                         | {'/api/v4/contacts.json', '/api/v4/notes.json'})
         self.assertEqual(len([e for e in pages if e.path == '/api/v4/custom_fields.json']), 1)
+        self.assertEqual(len([e for e in pages if e.path == '/api/v4/activity_rates.json']), 1)
         contacts = [e.param('page_token') for e in pages if e.path == '/api/v4/contacts.json']
-        self.assertEqual(contacts, [None, 'xyx'], "meta.paging.next is followed")
+        # Once for the contacts, once for each object reading their rows (the client pricelists and their prices).
+        self.assertEqual(contacts, [None, 'xyx'] * 3, "meta.paging.next is followed")
         self.assertEqual(sorted(e.param('type') for e in pages if e.path == '/api/v4/notes.json'),
                          ['Contact', 'Matter'])
         matters = [e for e in pages if e.path == '/api/v4/matters.json']
@@ -737,6 +793,42 @@ class TestClioMigration(ApiMigrationCase):
                          dict.fromkeys(self.EXPECTED, 0))
         self.assertEqual(sum(second.stat_ids.mapped('updated_count')), 0)
         self.assertEqual(self.counts(), self.counts_full)
+
+    def test_rate_hierarchy_pricelists_and_blueprint(self):
+        """Seed: the most-used rate per client as a pricelist, the full structure as JSON."""
+        self.require_full_run()
+        jane, holdings, bob = (self.target('contacts', i) for i in ('501', '502', '503'))
+        pricelist = self.target('client_pricelists', '501')
+        self.assertRecordValues(pricelist, [{'name': 'Clio rates: Jane Smith', 'x_clio_client_id': jane.id,
+                                             'x_clio_rates': 'group Everyone: 250/h\nuser Alice Lawyer: 300/h\n'
+                                                             'user Bob Partner: 300/h'}])
+        # Jane works for Smith Holdings: Odoo prices a company's people with the company's
+        # pricelist (a synced commercial field), so hers stays linked to her by x_clio_client_id only.
+        self.assertEqual(jane.specific_property_product_pricelist, self.target('client_pricelists', '502'))
+        self.assertRecordValues(self.target('client_rate_items', '501'), [{
+            'pricelist_id': pricelist.id, 'applied_on': '3_global', 'compute_price': 'fixed', 'fixed_price': 300.0,
+            'x_clio_flat_rate': False, 'x_clio_rate_count': 3}])
+        hours = self.env['product.product'].create({'name': 'Attorney time', 'type': 'service', 'list_price': 99.0})
+        self.assertEqual(pricelist._get_product_price(hours, 2.0), 300.0, "the rate prices an hour of any service")
+        self.assertRecordValues(self.target('client_rate_items', '502'), [{'fixed_price': 5000.0,
+                                                                           'x_clio_flat_rate': True}])
+        self.assertEqual(holdings.specific_property_product_pricelist.name, 'Clio rates: Smith Holdings')
+        self.assertFalse(bob.specific_property_product_pricelist, "a co-counsel rate is not a client rate")
+        action = self.project.action_export_inventory()
+        blueprint = json.loads(self.env['ir.attachment'].browse(int(action['url'].split('/')[3].split('?')[0])).raw)
+        rates = blueprint['blueprints']['rate_hierarchy']
+        self.assertEqual([c['client_id'] for c in rates['client_rates']], ['501', '502'])
+        self.assertEqual(rates['client_rates'][0]['migrated_as'], {'pricelist_fixed_price': 300.0, 'flat_rate': False})
+        self.assertEqual(rates['co_counsel_rates'], [{'co_counsel_id': '503', 'rates': [
+            {'rate': 180.0, 'flat_rate': False, 'applies_to': 'user Bob Partner', 'clio_id': '90205'}]}])
+        self.assertEqual({a['activity']: (a['rate'], a['hierarchy']) for a in rates['activity_rates']},
+                         {'Legal research': (300.0, 'Default'), 'Drafting': (1500.0, 'Activity'),
+                          'Telephone call': (250.0, 'Activity')})
+        self.assertEqual({u['email']: u['rate'] for u in rates['user_default_rates']},
+                         {'alice@firm.example': 300.0, 'bob@firm.example': 450.0})
+        pricelists = pricelist | holdings.specific_property_product_pricelist
+        self.run_rollback()
+        self.assertFalse(pricelists.exists())
 
     def test_rollback_restores_counts_exactly(self):
         self.require_full_run()
@@ -755,10 +847,13 @@ class TestClioMigration(ApiMigrationCase):
         delta = self.run_delta()
         expected = {name: dict.fromkeys(COUNTERS, 0) for name in self.EXPECTED}
         expected['contacts'] = dict(read=2, created=1, updated=1, skipped=0, failed=0)
+        for name in ('client_pricelists', 'client_rate_items'):  # neither changed contact has a client rate
+            expected[name] = dict(read=2, created=0, updated=0, skipped=2, failed=0)
         self.assertEqual(self.counters(delta), expected)
         pages = [e for e in self.account.api.log if e.param('limit') == '200']
         self.assertTrue(pages)
-        for entry in pages:
+        # A changed contact's rates are read whole: its pricelist needs all of them.
+        for entry in (e for e in pages if e.path != '/api/v4/activity_rates.json'):
             self.assertEqual(entry.param('updated_since'), SINCE_TEXT, entry.path)
         bob = self.target('contacts', '503')
         self.assertEqual((bob.email, bob.phone, bob.x_salutation), ('bob.brown@example.com', '+1 604 555 0300', 'Mr.'))
