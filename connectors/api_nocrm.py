@@ -74,6 +74,11 @@ class NocrmSource(ApiSource):
         _object('lead_comments', 'Lead comments', '/leads/{id}/comments', columns(
             'id lead_id content is_email email_subject user_id user_email user_firstname user_lastname '
             'attachments_name created_at'), parent='leads', parent_key='lead_id', paged=False, delta=False),
+        # Every change of a lead (step and status transitions, assignments, amounts) with who and when.
+        # The action types are not documented: the history is kept type by type as the API names it.
+        _object('lead_history', 'Lead action history (step and status changes)', '/leads/{id}/action_histories',
+                columns('id lead_id action_type action summary user_id user_email created_at'),
+                parent='leads', parent_key='lead_id', paged=False, delta=False),
         _object('lead_attachments', 'Lead attachments', '/leads/{id}/attachments', columns(
             'id lead_id name content_type kind url download_ref'),
             parent='leads', parent_key='lead_id', paged=False, delta=False),
@@ -212,8 +217,8 @@ class NocrmSource(ApiSource):
         budget = ('%d remain in the budget given for this migration' % remaining if remaining is not None
                   else 'give the remaining daily budget to have it enforced')
         messages = ['noCRM.io allows %d requests a day per account, shared with its other integrations. '
-                    'Reading everything needs about %d requests (one per lead for comments and another for '
-                    'attachments, plus one per attachment file); %s.' % (DAILY_QUOTA, estimate, budget)]
+                    'Reading everything needs about %d requests (one per lead each for comments, action '
+                    'history and attachments, plus one per attachment file); %s.' % (DAILY_QUOTA, estimate, budget)]
         if counts.get('leads') == STARTER_LEAD_CAP:
             messages.append('The account holds exactly %d leads, the Starter plan\'s cap: noCRM.io silently '
                             'refused leads beyond it, so the source itself may be incomplete. Check the plan '
@@ -227,6 +232,8 @@ class NocrmSource(ApiSource):
             return _comment_row(record)
         if spec.name == 'lead_attachments':
             return _attachment_row(record)
+        if spec.name == 'lead_history':
+            return _history_row(record)
         return flatten(record)
 
     def _lead_row(self, record):
@@ -315,3 +322,33 @@ def _attachment_row(record):
     row['download_ref'] = '%s/%s' % (row['lead_id'], row['id']) if downloadable else ''
     return row
 
+
+
+def _history_row(record):
+    record = dict(record)
+    item = record.pop('action_item', None)
+    row = flatten(record)
+    action_type = str(record.get('action_type') or '')
+    row['action'] = action_type.replace('_', ' ').replace('.', ' ').strip().capitalize()
+    row['summary'] = describe(item)
+    return row
+
+
+def describe(value):
+    """A history item of any shape as one line: ``step: Proposal; previous step: Contacted``."""
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            if key == 'id' or key.endswith('_id') or item in (None, '', [], {}):
+                continue
+            text = describe(item)
+            if text:
+                parts.append('%s: %s' % (key.replace('_', ' '), text))
+        # A record reference ({"id": 2, "name": "Proposal"}) reads as its name.
+        name = value.get('name') or value.get('title') or value.get('email')
+        if name and all(k in ('id', 'name', 'title', 'email', 'firstname', 'lastname') for k in value):
+            return str(name)
+        return '; '.join(parts)
+    if isinstance(value, list):
+        return ', '.join(text for text in (describe(item) for item in value) if text)
+    return '' if value is None else str(value)

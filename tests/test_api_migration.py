@@ -919,6 +919,7 @@ class TestNocrmMigration(ApiMigrationCase):
         'clients': dict(read=1, created=1, updated=0, skipped=0, failed=0),
         'leads': dict(read=3, created=3, updated=0, skipped=0, failed=0),
         'lead_comments': dict(read=3, created=3, updated=0, skipped=0, failed=0),
+        'lead_history': dict(read=4, created=4, updated=0, skipped=0, failed=0),
         'lead_attachments': dict(read=2, created=2, updated=0, skipped=0, failed=0),
     }
 
@@ -972,7 +973,8 @@ class TestNocrmMigration(ApiMigrationCase):
         self.assertEqual(grown, {
             'crm.lead': 3, 'res.partner': 1, 'res.users': 0, 'crm.team': 2, 'crm.stage': 4,
             'crm.tag': 2 + 2 + 1,  # predefined tags, prospecting lists, the free tag "cold"
-            'mail.message': 3, 'ir.attachment': 2, 'mail.activity': 1, 'crm.lost.reason': 0})
+            'mail.message': 3 + 4,  # comments, action history
+            'ir.attachment': 2, 'mail.activity': 1, 'crm.lost.reason': 0})
 
     def test_leads_status_stage_probability_and_contact(self):
         self.require_full_run()
@@ -1034,6 +1036,20 @@ class TestNocrmMigration(ApiMigrationCase):
         self.assertIn('Please find our quote attached.', email.body)
         signed = self.target('lead_comments', '501003')
         self.assertEqual((signed.res_id, signed.date), (self.target('leads', '8114').id, utc(2014, 4, 1, 8, 0)))
+
+    def test_step_transitions_from_the_action_history(self):
+        """Seed: step-transition history, each change a note at its original time, by whom."""
+        self.require_full_run()
+        loretta = self.target('leads', '8113')
+        moved = self.target('lead_history', '9102')
+        self.assertRecordValues(moved, [{
+            'model': 'crm.lead', 'res_id': loretta.id, 'date': utc(2014, 3, 3, 10, 30), 'message_type': 'comment',
+            'email_from': 'lea@seller.example', 'x_nocrm_action_type': 'step_changed'}])
+        self.assertEqual(moved.subtype_id, self.env.ref('mail.mt_note'))
+        self.assertIn('Step changed: step: Proposal; previous step: Incoming', moved.body)
+        self.assertIn('Lead assigned: user: max@seller.example', self.target('lead_history', '9202').body)
+        self.assertIn('Status changed: status: won; previous status: todo', self.target('lead_history', '9201').body)
+        self.assertEqual(self.target('lead_history', '9101').date, utc(2014, 2, 28, 16, 0))
 
     def test_attachments_in_two_steps_without_the_key(self):
         self.require_full_run()
@@ -1105,6 +1121,8 @@ class TestNocrmMigration(ApiMigrationCase):
         # noCRM filters leads only: the other lists are read again and found unchanged.
         self.assertEqual(counters.pop('leads'), dict(read=2, created=1, updated=1, skipped=0, failed=0))
         self.assertEqual(counters.pop('lead_comments'), dict(read=1, created=1, updated=0, skipped=0, failed=0))
+        # Lead 8115 was won since: its history has the status change.
+        self.assertEqual(counters.pop('lead_history'), dict(read=1, created=1, updated=0, skipped=0, failed=0))
         self.assertEqual(counters.pop('lead_attachments'), dict.fromkeys(COUNTERS, 0))
         self.assertEqual({name: (c['created'], c['updated'], c['failed']) for name, c in counters.items()},
                          dict.fromkeys(counters, (0, 0, 0)))

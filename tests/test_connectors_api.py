@@ -538,8 +538,8 @@ class TestNocrmConnector(ApiCase):
     def test_quota_estimate_and_refusal(self):
         full = NocrmSource(self.KEY, subdomain='acme')
         # 8 unpaged lists + spreadsheets + 3 pages of leads + 250 comment calls
-        # + 250 attachment lists + 10 signed URLs.
-        self.assertEqual(full.estimate_requests({'leads': 250, 'lead_attachments': 10}), 522)
+        # + 250 action histories + 250 attachment lists + 10 signed URLs.
+        self.assertEqual(full.estimate_requests({'leads': 250, 'lead_attachments': 10}), 772)
         self.assertEqual(full.estimate_requests({'leads': 250}, ['leads', 'lead_comments']), 253)
 
         self.api.script('GET', '/api/v2/leads', Reply(payload=fixture('nocrm/leads_page2.json'),
@@ -568,7 +568,7 @@ class TestNocrmConnector(ApiCase):
         self.assertEqual(len(self.api.log), 3)
         messages = '\n'.join(result['messages'])
         self.assertIn('Your API key is correct.', messages)
-        self.assertIn('about 512 requests', messages)
+        self.assertIn('about 762 requests', messages)
         self.assertIn('1497 remain', messages)
 
     def test_starter_cap_is_flagged(self):

@@ -324,6 +324,8 @@ class NocrmAccount(VendorAccount):
         self.script_leads(self.leads)
         for lead, payload in self.comments.items():
             self.api.script('GET', '/api/v2/leads/%s/comments' % lead, Reply(payload=payload))
+        for lead, payload in self.data['action_histories'].items():
+            self.api.script('GET', '/api/v2/leads/%s/action_histories' % lead, Reply(payload=payload))
         for lead, payload in self.attachments.items():
             self.api.script('GET', '/api/v2/leads/%s/attachments' % lead, Reply(payload=payload))
         # Two steps: the attachment gives a signed URL (~180 s) on the storage host.
@@ -369,4 +371,6 @@ class NocrmAccount(VendorAccount):
         for lead, payload in self.data['delta_comments'].items():
             routes.append(self.api.script('GET', '/api/v2/leads/%s/comments' % lead, Reply(payload=payload)))
             routes.append(self.api.script('GET', '/api/v2/leads/%s/attachments' % lead, Reply(payload=[])))
+            routes.append(self.api.script('GET', '/api/v2/leads/%s/action_histories' % lead,
+                                          Reply(payload=self.data['delta_histories'][lead])))
         return routes
