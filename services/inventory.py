@@ -17,7 +17,8 @@ MODEL_APPS = {
     'account.move': 'Invoicing (account)', 'account.payment': 'Invoicing (account)',
     'calendar.event': 'Calendar (calendar)', 'project.task': 'Project (project)',
     'sale.order': 'Sales (sale_management)', 'sale.order.line': 'Sales (sale_management)',
-    'product.template': 'Sales (sale_management)', 'hr.employee': 'Employees (hr)',
+    'product.template': 'Sales (sale_management)', 'product.pricelist': 'Sales (sale_management)',
+    'product.pricelist.item': 'Sales (sale_management)', 'hr.employee': 'Employees (hr)',
 }
 
 
