@@ -1006,6 +1006,8 @@ class TestNocrmMigration(ApiMigrationCase):
         self.assertEqual([(s.name, s.sequence, s.x_nocrm_step_id, s.x_pipeline_id) for s in steps], [
             ('Incoming', 1, '1189', default), ('Proposal', 2, '1190', default), ('Won', 3, '1192', default),
             ('Contacted', 1, '2001', partners)])
+        # Each pipeline's Kanban shows its own steps (seed: pipelines -> teams, steps -> their stages).
+        self.assertEqual([s.team_ids for s in steps], [default, default, default, partners])
         trade_show = self.target('spreadsheets', '301')
         self.assertRecordValues(trade_show, [{
             'name': 'Trade show 2014', 'x_is_prospecting_list': True, 'x_list_size': 120, 'x_list_archived': False,

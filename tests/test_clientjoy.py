@@ -71,6 +71,7 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertEqual([(st.name, st.sequence, st.x_probability, st.is_won) for st in stages], [
             ('Discovery', 1, 10.0, False), ('Proposal Sent', 2, 50.0, False), ('Closed Won', 3, 100.0, True)])
         self.assertEqual(stages[0].x_pipeline_team_id.name, 'Agency deals')
+        self.assertEqual(stages[0].team_ids, stages[0].x_pipeline_team_id, "the stage shows in its team's Kanban")
 
         # Customers -> company or individual partners.
         company = self.cj_target('customers', 'C100')
