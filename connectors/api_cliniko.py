@@ -122,7 +122,7 @@ class ClinikoSource(ApiSource):
         _object('attendees', 'Group appointment attendees', '/attendees', columns(
             'id booking_id patient_id arrived cancelled_at cancellation_reason cancellation_reason_description '
             'cancellation_note notes invoice_status deleted_at created_at updated_at '
-            + ' '.join(BOOKING_COLUMNS) + ' appointment_type_name'),
+            + ' '.join(BOOKING_COLUMNS) + ' appointment_type_name group_appointment_id'),
             extra_passes=('/attendees/cancelled',)),
         INVOICES,
         _deleted(INVOICES, '/invoices/deleted', 'Deleted invoices'),
@@ -254,8 +254,11 @@ class ClinikoSource(ApiSource):
         """An attendee only names its booking: when, where and with whom come from the group appointment."""
         if self._groups is None:
             self._groups = {row['id']: row for row in self.iter_rows('group_appointments')}
-        group = self._groups.get(booking_id) or {}
-        return {key: group.get(key, '') for key in BOOKING_COLUMNS}
+        group = self._groups.get(booking_id)
+        # /attendees also lists the attendee of every individual appointment: those rows
+        # have no group appointment and are left to the appointments object.
+        return dict({key: (group or {}).get(key, '') for key in BOOKING_COLUMNS},
+                    group_appointment_id=booking_id if group else '')
 
     def _appointment_type_name(self, type_id):
         if not type_id:
