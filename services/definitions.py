@@ -132,36 +132,57 @@ def _apply_one(obj, key, definition):
     values = {
         'new_field_type': ttype,
         'new_field_label': definition.label,
-        'new_field_selection': '\n'.join(options) if ttype == 'selection' else False,
         'confidence': 1.0,
         'reason': env._('declared as %(type)s in the source\'s field definitions', type=definition.ttype),
     }
-    value_map = [(5, 0, 0)] + [(0, 0, {'sequence': i, 'source_value': option, 'target_value': selection_key(option)})
-                               for i, option in enumerate(options)] if ttype == 'selection' else None
     if key not in obj._header_keys():
         obj.source_columns = list(obj.source_columns or []) + [[key, definition.label]]
     if not lines:
         target = _free_target(obj, 'x_%s' % key, ttype)
         env['crm.migration.field'].create(dict(
             values, object_id=obj.id, sequence=1000 + len(obj.field_ids), source_fields=key, target_field=target,
-            transform='value_map' if value_map else 'direct', value_map_ids=value_map or []))
+            **_options_values(env['crm.migration.field'], ttype, options)))
         return env._('%(label)s: new field %(target)s (%(type)s) on %(object)s.%(note)s', label=definition.label,
                      target=target, type=ttype, object=obj.label, note=note and ' (%s)' % note)
     # A template line is a decision; a line the proposal guessed from the name or the
     # sample gives way to the declaration (the field is custom in the source, so x_ here).
     guessed = lines.filtered(lambda l: not l.source_candidates)
     retyped = guessed.filtered('is_new_field')
-    if not retyped and guessed:
-        retyped = guessed[:1]
+    standard = guessed.filtered(lambda l: not l.is_new_field and not l.target_field.startswith('x_'))
+    if not retyped and standard:
+        retyped = standard[:1]
         retyped.target_field = _free_target(obj, 'x_%s' % key, ttype)
     if not retyped:
+        # Template lines, or x_ fields already created (a second reading): as they are.
         return env._('%(label)s: kept as mapped on %(object)s (%(targets)s).', label=definition.label,
                      object=obj.label, targets=', '.join(lines.mapped('target_field')))
-    retyped.write(dict(values, enabled=True, transform='value_map' if value_map else 'direct',
-                       value_map_ids=value_map or [(5, 0, 0)]))
+    for line in retyped:
+        line.write(dict(values, enabled=True, **_options_values(line, ttype, options)))
     return env._('%(label)s: %(targets)s on %(object)s set to %(type)s.%(note)s', label=definition.label,
                  targets=', '.join(retyped.mapped('target_field')), object=obj.label, type=ttype,
                  note=note and ' (%s)' % note)
+
+
+def _options_values(line, ttype, options):
+    """Selection values and a value map per option; a consultant's edits of the map are kept."""
+    if ttype != 'selection':
+        if line and line.transform == 'value_map':
+            return {'transform': 'direct', 'new_field_selection': False, 'value_map_ids': [(5, 0, 0)]}
+        return {'new_field_selection': False}
+    current = (line.new_field_selection or '').splitlines() if line and line.new_field_type == 'selection' else []
+    known = set(line.value_map_ids.mapped('source_value')) if line and line.transform == 'value_map' else set()
+    added = [option for option in options if option not in known]
+    labels = {}  # one label per key: the declared option wins over a spelling seen in the sample
+    for value in list(options) + current:
+        if value.strip():
+            labels.setdefault(selection_key(value.strip()), value.strip())
+    return {
+        'transform': 'value_map',
+        'new_field_selection': '\n'.join(labels.values()),
+        'value_map_ids': ([] if known else [(5, 0, 0)]) + [
+            (0, 0, {'sequence': len(known) + i, 'source_value': option, 'target_value': selection_key(option)})
+            for i, option in enumerate(added)],
+    }
 
 
 def _free_target(obj, name, ttype):

@@ -623,6 +623,22 @@ class TestClioMigration(ApiMigrationCase):
             'x_cf_estimated_value': 125000.5, 'x_cf_opposing_counsel': False}])
         self.assertNotIn('x_cf_old_flag', Partner._fields)
 
+    def test_reading_definitions_again_keeps_the_consultants_choices(self):
+        """A new picklist option is added on a second reading; the value map as edited stays."""
+        project = self.env['crm.migration.project'].create(self.account.project_values(name='Clio rehearsal'))
+        project.action_read_structure()
+        tier = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')
+        tier.value_map_ids.filtered(lambda v: v.source_value == 'Silver').target_value = 'gold'  # merge the tiers
+        definitions = json.loads(json.dumps(self.account.data['custom_fields']))
+        definitions['data'][1]['picklist_options'].append({'id': 3403, 'option': 'Platinum', 'deleted_at': None})
+        route = self.account.api.script('GET', '/api/v4/custom_fields.json', Reply(payload=definitions))
+        self.addCleanup(self.account.api.unscript, route)
+        project.action_read_structure()
+        self.assertEqual({v.source_value: v.target_value for v in tier.value_map_ids},
+                         {'Gold': 'gold', 'Silver': 'gold', 'Platinum': 'platinum'})
+        self.assertEqual(tier.new_field_selection.splitlines(), ['Gold', 'Silver', 'Platinum'])
+        self.assertEqual(len(project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')), 1)
+
     def test_every_enabled_object_lands(self):
         self.require_full_run()
         self.assertEqual(self.counters(self.full_run), self.EXPECTED)
