@@ -16,6 +16,7 @@
   attachment gives a signed URL (valid about 180 s) fetched without the
   key, and that download does not count against the quota.
 """
+import json
 import math
 import re
 import time
@@ -70,6 +71,11 @@ class NocrmSource(ApiSource):
         _object('spreadsheets', 'Prospecting lists', '/spreadsheets', columns(
             'id title total_row_count is_archived user_id user_email tags created_at updated_at'),
             delta=False),
+        # A list's rows come embedded in GET /spreadsheets/{id}, each row's content positional
+        # to the list's column_names: one request per list, whatever its size.
+        _object('prospects', 'Prospecting list rows', '/spreadsheets/{id}', columns(
+            'id spreadsheet_id is_active is_archived'), parent='spreadsheets', parent_key='spreadsheet_id',
+            paged=False, delta=False),
         _object('leads', 'Leads', '/leads', LEAD_COLUMNS, params=STABLE_ORDER),
         _object('lead_comments', 'Lead comments', '/leads/{id}/comments', columns(
             'id lead_id content is_email email_subject user_id user_email user_firstname user_lastname '
@@ -188,6 +194,10 @@ class NocrmSource(ApiSource):
         return [('updated_after', iso_utc(since))]
 
     def _parse_page(self, spec, url, payload, response):
+        if spec.name == 'prospects' and isinstance(payload, dict):
+            names = payload.get('column_names') or []
+            rows = [dict(row, _column_names=names) for row in payload.get('spreadsheet_rows') or ()]
+            return Page(rows, None, len(rows))
         if not isinstance(payload, list):
             raise ConnectorError('noCRM.io answered %s with %s instead of a list; check the subdomain.'
                                  % (self.http.display_url(url), type(payload).__name__))
@@ -234,6 +244,8 @@ class NocrmSource(ApiSource):
             return _attachment_row(record)
         if spec.name == 'lead_history':
             return _history_row(record)
+        if spec.name == 'prospects':
+            return self._prospect_row(record)
         return flatten(record)
 
     def _lead_row(self, record):
@@ -248,6 +260,22 @@ class NocrmSource(ApiSource):
         else:
             for name, value in description_fields(record.get('description')):
                 self._put_custom_field(row, name, value)
+        return row
+
+    def _prospect_row(self, record):
+        record = dict(record)
+        names = record.pop('_column_names', None) or []
+        content = record.pop('content', None) or []
+        if isinstance(content, str):
+            # Rows are written as a JSON string by some clients; read them either way.
+            try:
+                content = json.loads(content)
+            except ValueError:
+                content = [content]
+        row = flatten(record)
+        for index, value in enumerate(content):
+            # A cell beyond the named columns keeps its position as a name.
+            self._put_custom_field(row, names[index] if index < len(names) else 'column %d' % (index + 1), value)
         return row
 
     # -- downloads -----------------------------------------------------

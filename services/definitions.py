@@ -91,33 +91,37 @@ def _model_name(env, value):
 
 
 def apply_definitions(project, definitions):
-    """Write the lines; returns one message per definition applied, kept or skipped."""
+    """Write the lines; returns one message per definition and object, applied, kept or skipped."""
     messages = []
     for definition in definitions:
-        holder, key = _holder(project, definition)
-        if not holder:
+        holders = _holders(project, definition)
+        if not holders:
             messages.append(project.env._('%(label)s: no object of the mapping loads %(model)s.',
                                           label=definition.label, model=definition.model))
-            continue
-        messages.append(_apply_one(holder, key, definition))
+        messages += [_apply_one(holder, key, definition) for holder, key in holders]
     return messages
 
 
-def _holder(project, definition):
-    """The object whose rows carry the definition's values, and the column they arrive in."""
+def _holders(project, definition):
+    """The objects whose rows carry the definition's values, each with the column they arrive in.
+
+    Every object of the model reading a table of its own and carrying the column (noCRM
+    leads, and prospects whose list has a column of that name); when no sampled row had a
+    value yet, the first such object, as later rows may.
+    """
     candidates = project.object_ids.filtered(
-        lambda o: o.target_model == definition.model and not o.deletes_object_id)
+        lambda o: o.target_model == definition.model and not o.deletes_object_id).sorted(lambda o: (o.sequence, o.id))
     for primary_only in (True, False):
-        for obj in candidates.sorted(lambda o: (o.sequence, o.id)):
-            if primary_only and obj.source_object:
-                continue
+        found = []
+        for obj in candidates.filtered(lambda o: not (primary_only and o.source_object)):
             headers = obj._header_keys()
             key = next((k for k in definition.keys if k in headers), None)
             if key:
-                return obj, key
-    # No sampled row had a value yet: later rows may; the first primary object takes it.
-    primary = candidates.filtered(lambda o: not o.source_object).sorted(lambda o: (o.sequence, o.id))[:1]
-    return primary, definition.keys[0] if primary else None
+                found.append((obj, key))
+        if found:
+            return found
+    primary = candidates.filtered(lambda o: not o.source_object)[:1]
+    return [(primary, definition.keys[0])] if primary else []
 
 
 def _apply_one(obj, key, definition):

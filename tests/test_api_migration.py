@@ -934,6 +934,7 @@ class TestNocrmMigration(ApiMigrationCase):
         'predefined_tags': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'spreadsheets': dict(read=2, created=2, updated=0, skipped=0, failed=0),
         'clients': dict(read=1, created=1, updated=0, skipped=0, failed=0),
+        'prospects': dict(read=3, created=3, updated=0, skipped=0, failed=0),
         'leads': dict(read=3, created=3, updated=0, skipped=0, failed=0),
         'lead_comments': dict(read=3, created=3, updated=0, skipped=0, failed=0),
         'lead_history': dict(read=4, created=4, updated=0, skipped=0, failed=0),
@@ -988,7 +989,8 @@ class TestNocrmMigration(ApiMigrationCase):
         self.assertFalse(self.project.record_ids.filtered(lambda r: r.operation == 'failed').mapped('message'))
         grown = {model: self.counts_full[model] - self.counts_before[model] for model in self.COUNTED}
         self.assertEqual(grown, {
-            'crm.lead': 3, 'res.partner': 1, 'res.users': 0, 'crm.team': 2, 'crm.stage': 4,
+            'crm.lead': 3 + 3,  # leads, prospects
+            'res.partner': 1, 'res.users': 0, 'crm.team': 2, 'crm.stage': 4,
             'crm.tag': 2 + 2 + 1,  # predefined tags, prospecting lists, the free tag "cold"
             'mail.message': 3 + 4,  # comments, action history
             'ir.attachment': 2, 'mail.activity': 1, 'crm.lost.reason': 0})
@@ -1055,6 +1057,29 @@ class TestNocrmMigration(ApiMigrationCase):
         self.assertIn('Please find our quote attached.', email.body)
         signed = self.target('lead_comments', '501003')
         self.assertEqual((signed.res_id, signed.date), (self.target('leads', '8114').id, utc(2014, 4, 1, 8, 0)))
+
+    def test_prospecting_list_rows_become_tagged_leads(self):
+        """Seed: prospecting lists -> crm.tag; their rows (not yet leads in noCRM) -> leads of type lead."""
+        self.require_full_run()
+        trade_show, cold = self.target('spreadsheets', '301'), self.target('spreadsheets', '302')
+        alice, bob, hooli = (self.target('prospects', i) for i in ('990001', '990002', '990101'))
+        self.assertRecordValues(alice | bob | hooli, [
+            {'name': 'Umbrella Corp', 'type': 'lead', 'partner_name': 'Umbrella Corp', 'contact_name': 'Alice Wong',
+             'email_from': 'alice@umbrella.example', 'phone': '+33 6 00 00 00 01', 'x_prospect_list_id': trade_show.id,
+             'active': True},
+            # No company: the contact's name.
+            {'name': 'Bob Stone', 'type': 'lead', 'partner_name': False, 'contact_name': 'Bob Stone',
+             'email_from': 'bob.stone@example.org', 'phone': False, 'x_prospect_list_id': trade_show.id,
+             'active': True},
+            {'name': 'Hooli', 'type': 'lead', 'partner_name': 'Hooli', 'contact_name': False,
+             'email_from': 'info@hooli.example', 'phone': False, 'x_prospect_list_id': cold.id, 'active': False}])
+        self.assertEqual(alice.tag_ids, trade_show, "the list is the prospect's tag")
+        # The list's own columns go through the proposal: a synonym, or a new field typed from the values.
+        self.assertEqual(hooli.city, 'Palo Alto')
+        self.assertEqual(alice.x_cf_booth_visit, datetime.date(2014, 2, 12))
+        lists = [e for e in self.run_log if e.path.startswith('/api/v2/spreadsheets/')]
+        self.assertEqual(sorted(e.path for e in lists), ['/api/v2/spreadsheets/301', '/api/v2/spreadsheets/302'],
+                         "one request per list, whatever its size")
 
     def test_step_transitions_from_the_action_history(self):
         """Seed: step-transition history, each change a note at its original time, by whom."""

@@ -354,6 +354,8 @@ class NocrmAccount(VendorAccount):
         spreadsheets = self.data['spreadsheets']
         self.api.script('GET', '/api/v2/spreadsheets', Reply(payload=spreadsheets,
                                                             headers={'X-TOTAL-COUNT': len(spreadsheets)}))
+        for ident, payload in self.data['spreadsheet_rows'].items():
+            self.api.script('GET', '/api/v2/spreadsheets/%s' % ident, Reply(payload=payload))
 
     def script_faults(self):
         """A 500 on the steps, a 429 (API-RETRY-AFTER: 1) on the second page of leads."""
