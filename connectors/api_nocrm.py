@@ -228,7 +228,8 @@ class NocrmSource(ApiSource):
                   else 'give the remaining daily budget to have it enforced')
         messages = ['noCRM.io allows %d requests a day per account, shared with its other integrations. '
                     'Reading everything needs about %d requests (one per lead each for comments, action '
-                    'history and attachments, plus one per attachment file); %s.' % (DAILY_QUOTA, estimate, budget)]
+                    'history and attachments, one per prospecting list, plus one per attachment file); %s.'
+                    % (DAILY_QUOTA, estimate, budget)]
         if counts.get('leads') == STARTER_LEAD_CAP:
             messages.append('The account holds exactly %d leads, the Starter plan\'s cap: noCRM.io silently '
                             'refused leads beyond it, so the source itself may be incomplete. Check the plan '
