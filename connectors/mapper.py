@@ -132,6 +132,8 @@ class Mapper:
     # ------------------------------------------------------------------
     def _raw(self, spec, row):
         cells = [row.get(source) for source in spec.sources]
+        if spec.transform == 'duration':
+            return self._minutes_between(cells)
         if spec.transform == 'concat':
             parts = [value_to_text(c).strip() for c in cells if not converters.is_empty(c)]
             return spec.separator.join(parts) if parts else None
@@ -144,6 +146,15 @@ class Mapper:
             if not converters.is_empty(cell):
                 return cell.strip() if isinstance(cell, str) else cell
         return None
+
+    def _minutes_between(self, cells):
+        """Minutes from the first column's date-time to the second's (an appointment's length)."""
+        if len(cells) < 2 or any(converters.is_empty(cell) for cell in cells[:2]):
+            return None
+        start, end = (converters.parse_datetime(cell, self.day_first, self.tz) for cell in cells[:2])
+        if end < start:
+            raise ValueError('ends before it starts (%s, %s)' % (value_to_text(cells[0]), value_to_text(cells[1])))
+        return round((end - start).total_seconds() / 60.0, 2)
 
     def _map_field(self, spec, row):
         warning = None

@@ -66,6 +66,7 @@ class CrmMigrationField(models.Model):
         ('is_set', 'Yes when the source has a value'),
         ('is_empty', 'Yes when the source is empty'),
         ('absolute', 'Number without its sign'),
+        ('duration', 'Minutes from the first date-time column to the second'),
     ], default='direct', required=True)
     separator = fields.Char(default=' ', help="Joins concatenated columns.")
     lookup_object_id = fields.Many2one(

@@ -273,10 +273,10 @@ class TestClinikoMigration(ApiMigrationCase):
         self.assertRecordValues(came | cancelled, [
             {'name': 'Follow-up - 2024-03-05T22:00:00Z', 'x_patient_lead_id': peter.id, 'partner_id': peter.partner_id.id,
              'x_group_event_id': event.id, 'user_id': mia.id, 'stage_id': self.env.ref('crm.stage_lead4').id,
-             'active': True, 'x_appointment_date': utc(2024, 3, 5, 22, 0)},
+             'active': True, 'x_appointment_date': utc(2024, 3, 5, 22, 0), 'x_appointment_duration': 60},
             {'name': 'Follow-up - 2024-03-05T22:00:00Z', 'x_patient_lead_id': ada.id, 'partner_id': ada.partner_id.id,
              'x_group_event_id': event.id, 'user_id': mia.id, 'stage_id': self.env.ref('crm.stage_lead1').id,
-             'active': False, 'x_appointment_date': utc(2024, 3, 5, 22, 0)}])
+             'active': False, 'x_appointment_date': utc(2024, 3, 5, 22, 0), 'x_appointment_duration': 60}])
         self.assertEqual((cancelled.lost_reason_id.name, cancelled.x_cancellation_note),
                          ('Cancelled: COVID-19 related', 'Positive test'))
         self.assertIn('Mia Wong', ada.x_practitioners, "a class counts as a practitioner assignment")
@@ -335,6 +335,7 @@ class TestClinikoMigration(ApiMigrationCase):
             'x_patient_lead_id': joe.id, 'partner_id': joe.partner_id.id, 'user_id': self.randy.id,
             'x_appointment_type_id': self.target('appointment_types', '514810976034364376').id,
             'x_appointment_date': utc(2016, 7, 21, 3, 45), 'x_appointment_end': utc(2016, 7, 21, 4, 30),
+            'x_appointment_duration': 45,
             'date_deadline': datetime.date(2016, 7, 21), 'x_clinic_location': '1',
         }])
         self.assertTrue(joe.partner_id, "the patient's contact is created for the appointment")

@@ -99,3 +99,16 @@ class TestMapper(BaseCase):
         self.assertEqual(problems, [])
         self.assertEqual(values['x_matter_id'], m.LookupRef('matters', '700'))
         self.assertEqual(values['x_matter_ids'], [m.LookupRef('matters', '700'), m.LookupRef('matters', '701')])
+
+    def test_duration_between_two_date_times(self):
+        mapper = m.Mapper([spec('x_minutes', 'integer', sources=('starts_at', 'ends_at'), transform='duration')],
+                          tz='Australia/Melbourne')
+        values, problems = mapper.map_row({'starts_at': '2016-07-21T03:45:00Z', 'ends_at': '2016-07-21T04:30:00Z'})
+        self.assertEqual((values, problems), ({'x_minutes': 45}, []))
+        # A local end against a UTC start: both are read in their own zone first.
+        values, _problems = mapper.map_row({'starts_at': '2016-07-21T03:45:00Z', 'ends_at': '2016-07-21 15:00'})
+        self.assertEqual(values, {'x_minutes': 75})
+        values, _problems = mapper.map_row({'starts_at': '2016-07-21T03:45:00Z', 'ends_at': ''})
+        self.assertEqual(values, {'x_minutes': None}, "no end, no length")
+        _values, problems = mapper.map_row({'starts_at': '2016-07-21T05:00:00Z', 'ends_at': '2016-07-21T04:30:00Z'})
+        self.assertIn('ends before it starts', problems[0].message)
