@@ -217,6 +217,9 @@ class ClioSource(ApiSource):
             if str(value.get('id') or '').startswith('picklist') and content not in (None, ''):
                 # A picklist value is the option's id; its label lives in the field's definition.
                 content = self._picklist_labels().get(str(content), content)
+            if isinstance(content, dict):
+                # A contact or matter custom field holds a record: keep what a person reads.
+                content = content.get('name') or content.get('display_number') or content.get('id')
             self._put_custom_field(row, value.get('field_name') or value.get('id'), content)
         emails = record.pop('email_addresses', None)
         if emails is not None:

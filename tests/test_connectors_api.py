@@ -342,6 +342,17 @@ class TestClioConnector(ApiCase):
             (name, headers) for name, _label, headers in self.source().objects())['contacts']}, set(rows[2]),
             "every declared column is on every row")
 
+    def test_record_custom_fields_read_as_their_name(self):
+        # A contact- or matter-type custom field holds a record, not a text: its name is kept.
+        self.api.script('GET', '/api/v4/matters.json', Reply(payload={'data': [{
+            'id': 700, 'display_number': '00001-Smith', 'custom_field_values': [
+                {'id': 'contact-18', 'field_name': 'Opposing Party', 'value': {'id': 9, 'name': 'Evil Corp'}},
+                {'id': 'matter-19', 'field_name': 'Related Matter', 'value': {'id': 701, 'display_number': '00002'}},
+                {'id': 'numeric-20', 'field_name': 'Claim', 'value': 1200.5}]}], 'meta': {'paging': {}, 'records': 1}}))
+        row = next(self.source().iter_rows('matters'))
+        self.assertEqual((row['cf_opposing_party'], row['cf_related_matter'], row['cf_claim']),
+                         ('Evil Corp', '00002', 1200.5))
+
     def test_count_from_meta_records(self):
         self.api.script('GET', '/api/v4/contacts.json',
                         Reply(payload=fixture('clio/contacts_page2.json', self.hosts())))
