@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import clio_rates
 from .api_base import ApiObject, ApiSource, Page, columns, flatten, iso_utc
-from .api_exceptions import AuthError, HttpStatusError
+from .api_exceptions import AuthError, HttpStatusError, RateLimitedError
 from .exceptions import ConnectorError
 from .http_client import HttpClient
 
@@ -248,7 +248,9 @@ class ClioSource(ApiSource):
                     labels = str(field.get('picklist_options_option') or '').split('; ')
                     if len(ids) == len(labels):
                         self._options.update((i, label) for i, label in zip(ids, labels) if i)
-            except ConnectorError as error:
+            except HttpStatusError as error:
+                if isinstance(error, RateLimitedError) or error.status not in (401, 403, 404):
+                    raise  # a rate limit or an outage stops the run, which resumes
                 # Without the definitions (no permission to read them) the ids stay:
                 # the mapping's value map can still turn them into labels.
                 _logger.info('Clio custom field definitions unreadable (%s): picklists keep option ids', error)
@@ -259,7 +261,9 @@ class ClioSource(ApiSource):
         if self._rates is None:
             try:
                 self._rates = clio_rates.client_rates(self.iter_rows('activity_rates'))
-            except ConnectorError as error:
+            except HttpStatusError as error:
+                if isinstance(error, RateLimitedError) or error.status not in (401, 403, 404):
+                    raise  # a rate limit or an outage stops the run, which resumes
                 # Without permission to read rates the contacts still migrate, with no pricelist.
                 _logger.info('Clio activity rates unreadable (%s): no client pricelists', error)
                 self._rates = {}

@@ -74,7 +74,7 @@ class NocrmSource(ApiSource):
         # A list's rows come embedded in GET /spreadsheets/{id}, each row's content positional
         # to the list's column_names: one request per list, whatever its size.
         _object('prospects', 'Prospecting list rows', '/spreadsheets/{id}', columns(
-            'id spreadsheet_id is_active is_archived'), parent='spreadsheets', parent_key='spreadsheet_id',
+            'id spreadsheet_id is_active is_archived row_label'), parent='spreadsheets', parent_key='spreadsheet_id',
             paged=False, delta=False),
         _object('leads', 'Leads', '/leads', LEAD_COLUMNS, params=STABLE_ORDER),
         _object('lead_comments', 'Lead comments', '/leads/{id}/comments', columns(
@@ -274,6 +274,8 @@ class NocrmSource(ApiSource):
             except ValueError:
                 content = [content]
         row = flatten(record)
+        # Lists have their own columns: the first filled cell names the row whatever they are.
+        row['row_label'] = next((str(value).strip() for value in content if str(value or '').strip()), '')
         for index, value in enumerate(content):
             # A cell beyond the named columns keeps its position as a name.
             self._put_custom_field(row, names[index] if index < len(names) else 'column %d' % (index + 1), value)

@@ -4,7 +4,7 @@ from odoo.exceptions import ValidationError
 
 from ..connectors import mapper
 from ..connectors.tabular import normalize_header
-from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, WRITE_BACK_KEY, selection_key
+from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, WRITE_BACK_KEY, selection_keys
 # Written by the proposal itself: they do not change what loads.
 PROPOSAL_ONLY_FIELDS = {'note', 'confidence', 'reason'}
 NEW_FIELD_TYPES = [
@@ -95,6 +95,10 @@ class CrmMigrationField(models.Model):
     max_length = fields.Integer(
         help="Longer source values are cut to this many characters (flagged by the audit and the sample diff).")
     confidence = fields.Float(readonly=True, digits=(3, 2), help="How sure the proposal is, 0 to 1.")
+    from_definition = fields.Boolean(
+        'Typed from the source', readonly=True,
+        help="Type and options come from the source's custom-field definition. Reading the source again "
+             "only adds new options; what was changed on the line stays.")
     reason = fields.Char(readonly=True, help="Why this mapping was proposed.")
 
     @api.depends('target_field', 'object_id.target_model', 'new_field_type')
@@ -183,7 +187,7 @@ class CrmMigrationField(models.Model):
                 return field._description_selection(self.env)
             return list(selection)
         values = [v.strip() for v in (self.new_field_selection or '').splitlines() if v.strip()]
-        return [(selection_key(v), v) for v in values]
+        return selection_keys(values)
 
     def _spec_dict(self):
         return {

@@ -56,6 +56,9 @@ class CrmMigrationObject(models.Model):
         'crm.migration.object', string='Deletions of', ondelete='cascade',
         help="The rows of this object are records deleted in the source (Cliniko's /deleted routes): "
              "the matching migrated records of that object are archived, reversibly.")
+    definition_holders = fields.Char(
+        'Fields of', help="Custom-field definitions only: the objects (technical names, comma-separated) whose "
+                          "rows carry the values of these fields. Empty: any object of the field's model.")
     create_records = fields.Boolean(
         'Create missing records', default=True,
         help="Off for objects that only link to what exists (staff to Odoo users): a row with no match "
@@ -183,6 +186,9 @@ class CrmMigrationObject(models.Model):
             elif operator in ('set', 'not set') and bool(value) != (operator == 'set'):
                 return False
         return True
+
+    def _holder_names(self):
+        return tuple(name.strip() for name in (self.definition_holders or '').split(',') if name.strip())
 
     def _header_keys(self):
         return [key for key, _label in (self.source_columns or [])]

@@ -133,11 +133,6 @@ def _bind_line(line, plan, labels, concepts, used):
             'confidence': confidence,
             'reason': '; '.join(reasons) or env._("Listed in the source's template"),
         })
-    elif line.default_value:
-        # The template's default stands in for the missing column (a prospect's name).
-        line.write({'source_fields': False, 'confidence': 1.0, 'note': env._(
-            "No column of the file matches (%(columns)s): the default %(default)s applies",
-            columns=', '.join(g[0] for g in groups), default=line.default_value)})
     else:
         line.write({'enabled': False, 'confidence': 0.0, 'reason': False, 'note': env._(
             "No column of the file matches (%s)", ', '.join(g[0] for g in groups))})

@@ -38,6 +38,30 @@ def owner_domain(login):
 DEFINITION_MODEL = 'ir.model.fields'
 
 
+def selection_keys(values):
+    """``[(key, label)]`` for the values of a new selection field, one key per distinct value.
+
+    Values equal but for case and spacing are one value.  Different values whose keys
+    would collide ("A+" and "A-", options in a non-Latin script) get numbered keys, so
+    no two source values ever become the same Odoo value.
+    """
+    pairs, seen_keys, seen_values = [], set(), set()
+    for value in values:
+        label = str(value).strip()
+        folded = ' '.join(label.split()).casefold()
+        if not label or folded in seen_values:
+            continue
+        seen_values.add(folded)
+        base = key = selection_key(label)
+        suffix = 2
+        while key in seen_keys:
+            key = '%s_%d' % (base[:56], suffix)
+            suffix += 1
+        seen_keys.add(key)
+        pairs.append((key, label))
+    return pairs
+
+
 def selection_key(value):
     """Key of a selection value created from a source value ("No-show" -> ``no_show``)."""
     return normalize_header(value)[:60] or 'value'

@@ -16,7 +16,7 @@ import dataclasses
 
 from ..connectors.mapper import NameRef
 from ..connectors.tabular import normalize_header
-from .constants import DEFINITION_MODEL, selection_key
+from .constants import DEFINITION_MODEL, selection_keys
 from .loader import build_mapper
 
 FIELD_TYPES = {'char', 'text', 'html', 'integer', 'float', 'monetary', 'boolean', 'date', 'datetime',
@@ -32,6 +32,7 @@ class Definition:
     ttype: str
     options: tuple = ()
     note: str = ''
+    holders: tuple = ()  # object names that may carry the values (empty: any of the model)
 
 
 def definition_objects(project):
@@ -60,7 +61,7 @@ def read_definitions(obj, rows, api=True):
         name = str(values.get('name') or label)
         definitions.append(Definition(
             model=model, label=label, keys=column_keys(name, label, api), ttype=ttype,
-            options=split_options(values.get('selection')), note=note))
+            options=split_options(values.get('selection')), note=note, holders=obj._holder_names()))
     return definitions, skipped
 
 
@@ -110,7 +111,8 @@ def _holders(project, definition):
     value yet, the first such object, as later rows may.
     """
     candidates = project.object_ids.filtered(
-        lambda o: o.target_model == definition.model and not o.deletes_object_id).sorted(lambda o: (o.sequence, o.id))
+        lambda o: o.target_model == definition.model and not o.deletes_object_id
+        and (not definition.holders or o.name in definition.holders)).sorted(lambda o: (o.sequence, o.id))
     for primary_only in (True, False):
         found = []
         for obj in candidates.filtered(lambda o: not (primary_only and o.source_object)):
@@ -138,6 +140,7 @@ def _apply_one(obj, key, definition):
         'new_field_label': definition.label,
         'confidence': 1.0,
         'reason': env._('declared as %(type)s in the source\'s field definitions', type=definition.ttype),
+        'from_definition': True,
     }
     if key not in obj._header_keys():
         obj.source_columns = list(obj.source_columns or []) + [[key, definition.label]]
@@ -148,6 +151,14 @@ def _apply_one(obj, key, definition):
             **_options_values(env['crm.migration.field'], ttype, options)))
         return env._('%(label)s: new field %(target)s (%(type)s) on %(object)s.%(note)s', label=definition.label,
                      target=target, type=ttype, object=obj.label, note=note and ' (%s)' % note)
+    typed = lines.filtered('from_definition')
+    if typed:
+        # Read before: what the consultant made of the line stands (enabled or not, its
+        # target, its value map); a picklist option added in the source since is added.
+        added = [option for line in typed for option in _merge_options(line, options)]
+        return env._('%(label)s: already read on %(object)s (%(targets)s)%(added)s.', label=definition.label,
+                     object=obj.label, targets=', '.join(typed.mapped('target_field')),
+                     added=added and env._('; new options: %s', ', '.join(dict.fromkeys(added))) or '')
     # A template line is a decision; a line the proposal guessed from the name or the
     # sample gives way to the declaration (the field is custom in the source, so x_ here).
     guessed = lines.filtered(lambda l: not l.source_candidates)
@@ -157,36 +168,58 @@ def _apply_one(obj, key, definition):
         retyped = standard[:1]
         retyped.target_field = _free_target(obj, 'x_%s' % key, ttype)
     if not retyped:
-        # Template lines, or x_ fields already created (a second reading): as they are.
+        # Template lines, or x_ fields already created: as they are.
         return env._('%(label)s: kept as mapped on %(object)s (%(targets)s).', label=definition.label,
                      object=obj.label, targets=', '.join(lines.mapped('target_field')))
     for line in retyped:
-        line.write(dict(values, enabled=True, **_options_values(line, ttype, options)))
+        line.write(dict(values, **_options_values(line, ttype, options)))
     return env._('%(label)s: %(targets)s on %(object)s set to %(type)s.%(note)s', label=definition.label,
                  targets=', '.join(retyped.mapped('target_field')), object=obj.label, type=ttype,
                  note=note and ' (%s)' % note)
 
 
+def _folded(value):
+    return ' '.join(str(value).split()).casefold()
+
+
 def _options_values(line, ttype, options):
-    """Selection values and a value map per option; a consultant's edits of the map are kept."""
+    """Selection values and a value map, option by option, for a line typed from a definition."""
     if ttype != 'selection':
         if line and line.transform == 'value_map':
             return {'transform': 'direct', 'new_field_selection': False, 'value_map_ids': [(5, 0, 0)]}
         return {'new_field_selection': False}
-    current = (line.new_field_selection or '').splitlines() if line and line.new_field_type == 'selection' else []
-    known = set(line.value_map_ids.mapped('source_value')) if line and line.transform == 'value_map' else set()
-    added = [option for option in options if option not in known]
-    labels = {}  # one label per key: the declared option wins over a spelling seen in the sample
-    for value in list(options) + current:
-        if value.strip():
-            labels.setdefault(selection_key(value.strip()), value.strip())
+    # The declared options first: values seen in the sample only add what they lack.
+    seen = (line.new_field_selection or '').splitlines() if line and line.new_field_type == 'selection' else []
+    pairs = selection_keys(list(options) + seen)
+    key_of = {_folded(label): key for key, label in pairs}
     return {
         'transform': 'value_map',
-        'new_field_selection': '\n'.join(labels.values()),
-        'value_map_ids': ([] if known else [(5, 0, 0)]) + [
-            (0, 0, {'sequence': len(known) + i, 'source_value': option, 'target_value': selection_key(option)})
-            for i, option in enumerate(added)],
+        'new_field_selection': '\n'.join(label for _key, label in pairs),
+        'value_map_ids': [(5, 0, 0)] + [
+            (0, 0, {'sequence': i, 'source_value': option, 'target_value': key_of[_folded(option)]})
+            for i, option in enumerate(dict.fromkeys(options)) if option.strip()],
     }
+
+
+def _merge_options(line, options):
+    """Add the options ``line`` does not know yet; returns them."""
+    if line.new_field_type != 'selection' or not line.is_new_field:
+        return []  # retyped by hand, or the field exists: options are the consultant's now
+    labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()]
+    known = {_folded(label) for label in labels}
+    added = [option for option in dict.fromkeys(options) if option.strip() and _folded(option) not in known]
+    if not added:
+        return []
+    pairs = selection_keys(labels + added)
+    key_of = {_folded(label): key for key, label in pairs}
+    mapped = {_folded(value) for value in line.value_map_ids.mapped('source_value')}
+    line.write({
+        'new_field_selection': '\n'.join(label for _key, label in pairs),
+        'value_map_ids': [(0, 0, {'sequence': len(line.value_map_ids) + i, 'source_value': option,
+                                  'target_value': key_of[_folded(option)]})
+                          for i, option in enumerate(added) if _folded(option) not in mapped] if line.transform == 'value_map' else [],
+    })
+    return added
 
 
 def _free_target(obj, name, ttype):

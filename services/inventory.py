@@ -61,6 +61,9 @@ def _blueprints(project):
     """Source configuration read live from an API (Clio's rate hierarchy): what Odoo cannot load."""
     if project._is_file_source():
         return {}
+    if not project.has_access('write'):
+        # Reading the source uses the project's credentials: managers only.
+        return {'not_read': 'a migration manager exports the inventory with the source configuration'}
     try:
         return project._get_source().blueprints()
     except ConnectorError as error:

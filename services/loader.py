@@ -740,9 +740,9 @@ class ObjectLoader:
             entry.previous = _snapshot(record, entry.values)
             if entry.resolution == 'match' or (entry.link and entry.link.operation == 'updated'):
                 # The state before the migration ever touched it: kept from the first write.
-                entry.before = (entry.link.before_values
-                                if entry.link and entry.link.before_values and entry.link.operation in LIVE_OPERATIONS
-                                else entry.previous)
+                # Fields first written now (or only by a write-back so far) add their current value.
+                kept = (entry.link.before_values or {}) if entry.link and entry.link.operation in LIVE_OPERATIONS else {}
+                entry.before = dict(entry.previous, **kept)
             record.write(entry.values)
             entry.outcome = 'updated'
         self._write_activities([e for e in entries if e.activity])
@@ -820,9 +820,13 @@ class ObjectLoader:
                 for link in self.Record.search([('project_id', '=', self.project.id), ('res_model', '=', model),
                                                 ('res_id', '=', res_id), ('operation', 'in', LIVE_OPERATIONS)]):
                     kept = dict(link.previous_values or {}) if link.run_id == self.run else {}
-                    link.write({'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
-                                'write_seq': self._sequence(1)[0],
-                                'previous_values': dict(previous, **kept)})
+                    link_values = {'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
+                                   'write_seq': self._sequence(1)[0], 'previous_values': dict(previous, **kept)}
+                    if link.operation != 'created':
+                        # A record the migration did not create (matched, merged): the project's
+                        # rollback gives back what it held before the first write.
+                        link_values['before_values'] = dict(previous, **(link.before_values or {}))
+                    link.write(link_values)
 
     def _write_activities(self, entries):
         Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)

@@ -148,7 +148,7 @@ def _undo(run, record):
             # force_delete lets them go without a gap check (they are ours).
             target.with_context(force_delete=True).unlink()
     else:
-        if target and record.operation == 'updated' and record.before_values:
+        if target and record.operation in ('updated', 'linked') and record.before_values:
             target.write(_restorable(target, record.before_values))
         outcome, message = 'restored', env._("Previous values restored by rollback")
     record.write({'operation': 'rolled_back', 'run_id': run.id, 'synced_at': env.cr.now(), 'message': message,

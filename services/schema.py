@@ -13,7 +13,7 @@ from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .constants import selection_key
+from .constants import selection_keys
 
 # Forms that get the "Migrated data" page; other models (order lines,
 # attachments) are shown inside these or have no form of their own.
@@ -84,15 +84,8 @@ def _field_values(env, spec):
         'help': env._("Migrated from %s", ', '.join(spec['sources'])),
     }
     if spec['ttype'] == 'selection':
-        keys = []
-        commands = []
-        for index, value in enumerate(spec['selection']):
-            key = selection_key(value)
-            if key in keys:
-                continue
-            keys.append(key)
-            commands.append(Command.create({'value': key, 'name': value, 'sequence': index}))
-        values['selection_ids'] = commands
+        values['selection_ids'] = [Command.create({'value': key, 'name': label, 'sequence': index})
+                                   for index, (key, label) in enumerate(selection_keys(spec['selection']))]
     if spec['ttype'] == 'many2one':
         values.update(relation=spec['relation'], on_delete='set null')
     return values

@@ -50,6 +50,7 @@ def apply_template(project, template):
             'source_object': spec.get('source_object') or False,
             'row_filter': spec.get('row_filter') or False,
             'create_partner': spec.get('create_partner', False),
+            'definition_holders': ','.join(spec.get('holders') or []) or False,
             'enabled': spec.get('enabled', True),
         }), spec)
         if spec.get('source_key_column'):
@@ -135,6 +136,7 @@ def export_mapping(project):
             'create': obj.create_records, 'create_partner': obj.create_partner,
             'deletes': obj.deletes_object_id.name or None,
             'source_object': obj.source_object or None, 'row_filter': obj.row_filter or None,
+            'holders': list(obj._holder_names()) or None,
             'fields': fields,
         })
     template = load_template(project.source_type)

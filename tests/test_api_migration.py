@@ -630,6 +630,8 @@ class TestClioMigration(ApiMigrationCase):
         project.action_read_structure()
         tier = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')
         tier.value_map_ids.filtered(lambda v: v.source_value == 'Silver').target_value = 'gold'  # merge the tiers
+        claim = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_claim_number')
+        claim.enabled = False  # not for the CRM
         definitions = json.loads(json.dumps(self.account.data['custom_fields']))
         definitions['data'][1]['picklist_options'].append({'id': 3403, 'option': 'Platinum', 'deleted_at': None})
         route = self.account.api.script('GET', '/api/v4/custom_fields.json', Reply(payload=definitions))
@@ -639,6 +641,8 @@ class TestClioMigration(ApiMigrationCase):
                          {'Gold': 'gold', 'Silver': 'gold', 'Platinum': 'platinum'})
         self.assertEqual(tier.new_field_selection.splitlines(), ['Gold', 'Silver', 'Platinum'])
         self.assertEqual(len(project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')), 1)
+        self.assertFalse(claim.enabled, "a line turned off stays off")
+        self.assertIn('new options: Platinum', project.message_ids[:1].body)
 
     def test_every_enabled_object_lands(self):
         self.require_full_run()
@@ -975,6 +979,7 @@ class TestNocrmMigration(ApiMigrationCase):
         # The template already maps these predefined fields: the definitions keep those lines.
         chatter = self.project.message_ids.filtered(lambda m: 'Custom field definitions' in (m.body or ''))
         self.assertIn('Email: kept as mapped on Leads (email_from)', chatter.body)
+        self.assertNotIn('Prospecting list rows', chatter.body, "predefined fields are lead fields, not list columns")
         rows = {obj.name: obj.row_count for obj in enabled}
         # Per-lead lists have no count before every lead is read: the sample read gives theirs.
         self.assertEqual(rows, {name: counters['read'] for name, counters in self.EXPECTED.items()})

@@ -146,13 +146,14 @@ class TestClientjoyExport(CrmMigrationCommon):
         columns of its custom-field settings page (name, type, module, options).
         """
         project = self.env['crm.migration.project'].create({'name': 'Agency custom fields', 'source_type': 'clientjoy'})
-        leads = ('Lead ID,First Name,Last Name,Email,Status,Owner Email,Budget Range,Decision Date,PO Number\n'
-                 'L7,Ana,Lima,ana@lima.example,Open,priya@agency.example,5k-20k,2025-03-31,00412\n'
-                 'L8,Ben,Ode,ben@ode.example,Open,priya@agency.example,Over 20k,,\n').encode()
+        leads = ('Lead ID,First Name,Last Name,Email,Status,Owner Email,Budget Range,Decision Date,PO Number,Risk\n'
+                 'L7,Ana,Lima,ana@lima.example,Open,priya@agency.example,5k-20k,2025-03-31,00412,A-\n'
+                 'L8,Ben,Ode,ben@ode.example,Open,priya@agency.example,Over 20k,,,Высокий\n').encode()
         definitions = ('Field Name,Field Type,Module,Options\n'
                        'Budget Range,Dropdown,Leads,Under 5k; 5k-20k; Over 20k\n'
                        'Decision Date,Date,Leads,\n'
                        'PO Number,Single line text,Leads,\n'
+                       'Risk,Dropdown,Leads,A+; A-; Высокий; Низкий\n'
                        'Shoe Size,Number,Timesheets,\n').encode()
         self._upload(project, {'leads.csv': leads, 'custom_fields.csv': definitions})
         leads_obj = project.object_ids.filtered(lambda o: o.name == 'leads')
@@ -173,11 +174,16 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertStat(run, 'leads', read=2, created=2, failed=0)
         ana = self.cj_target_of(project, 'leads', 'L7')
         self.assertRecordValues(ana, [{'x_budget_range': '5k_20k', 'x_po_number': '00412'}])
+        # Options whose keys would collide keep apart: "A-" is not "A+", two Cyrillic options are two values.
+        risk = dict(self.env['crm.lead']._fields['x_risk']._description_selection(self.env))
+        ben = self.cj_target_of(project, 'leads', 'L8')
+        self.assertEqual((risk[ana.x_risk], risk[ben.x_risk]), ('A-', 'Высокий'))
+        self.assertEqual(len(risk), 4)
         self.assertEqual(str(ana.x_decision_date), '2025-03-31')
         created = self.env['ir.model.fields'].search([('id', 'not in', fields_before)])
         self.assertEqual(sorted(created.mapped('name')),
-                         ['x_budget_range', 'x_clientjoy_lead_id', 'x_decision_date', 'x_po_number'],
-                         "the three defined lead fields and the template's source id, nothing for Shoe Size")
+                         ['x_budget_range', 'x_clientjoy_lead_id', 'x_decision_date', 'x_po_number', 'x_risk'],
+                         "the defined lead fields and the template's source id, nothing for Shoe Size")
 
     def cj_target_of(self, project, object_name, source_id):
         link = project.record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id)

@@ -3,9 +3,10 @@ import base64
 import json
 from unittest.mock import patch
 
-from odoo.tests import tagged
+from odoo.tests import BaseCase, tagged
 
 from ..services import schema
+from ..services.constants import selection_keys
 from .common import CrmMigrationCommon
 
 
@@ -83,3 +84,12 @@ class TestSchema(CrmMigrationCommon):
         self.project.action_prepare_fields()
         statuses = {f['status'] for f in schema.custom_field_manifest(self.project)['fields']}
         self.assertEqual(statuses, {'present'})
+
+
+@tagged('crm_migration')
+class TestSelectionKeys(BaseCase):
+
+    def test_distinct_values_never_share_a_key(self):
+        self.assertEqual(selection_keys(['A+', 'A-', 'a+', ' AB+ ', 'Высокий', 'Низкий', '< 10k', '> 10k', '']), [
+            ('a', 'A+'), ('a_2', 'A-'), ('ab', 'AB+'), ('value', 'Высокий'), ('value_2', 'Низкий'),
+            ('10k', '< 10k'), ('10k_2', '> 10k')])
