@@ -860,6 +860,27 @@ class TestClioMigration(ApiMigrationCase):
         self.assertTrue(self.alice.exists())
         self.assertFalse(self.alice.x_clio_user_id)
 
+    def test_rollback_gives_a_matched_client_its_own_pricelist_back(self):
+        """A client already in Odoo, matched by e-mail, gets the Clio pricelist; a rollback gives hers back."""
+        vip = self.env['product.pricelist'].create({'name': 'VIP'})
+        jane = self.env['res.partner'].create({'name': 'Jane (CRM)', 'email': 'jane@example.com',
+                                               'specific_property_product_pricelist': vip.id})
+        project = self.env['crm.migration.project'].create(self.account.project_values(name='Clio match'))
+        project.action_read_structure()
+        project.object_ids.filtered(lambda o: o.name == 'contacts').match_existing = True
+        run = project._create_run('full')
+        run._execute()
+        self.assertEqual(run.state, 'done', run.message)
+        link = project.record_ids.filtered(lambda r: r.object_id.name == 'contacts' and r.source_id == '501')
+        self.assertEqual((link.operation, link.res_id), ('updated', jane.id))
+        self.assertEqual(jane.name, 'Jane Smith')
+        self.assertNotEqual(jane.specific_property_product_pricelist, vip)
+        rollback = self.env['crm.migration.run'].create({'project_id': project.id, 'kind': 'rollback'})
+        rollback._execute()
+        self.assertEqual(rollback.state, 'done', rollback.message)
+        self.assertRecordValues(jane, [{'name': 'Jane (CRM)', 'specific_property_product_pricelist': vip.id,
+                                        'parent_id': False}])
+
     def test_delta_asks_updated_since_and_writes_only_changes(self):
         self.require_full_run()
         for route in self.account.script_delta(SINCE_TEXT):
