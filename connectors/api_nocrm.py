@@ -17,6 +17,7 @@
   key, and that download does not count against the quota.
 """
 import json
+import logging
 import math
 import re
 import time
@@ -26,6 +27,8 @@ from .api_base import ApiObject, ApiSource, Page, columns, decode_cursor, flatte
 from .api_exceptions import QuotaExceededError
 from .exceptions import ConnectorError
 from .http_client import HttpClient, set_query
+
+_logger = logging.getLogger(__name__)
 
 # Starter accounts keep at most this many leads and refuse more without an error.
 STARTER_LEAD_CAP = 500
@@ -204,6 +207,10 @@ class NocrmSource(ApiSource):
         header = response.headers.get('X-TOTAL-COUNT')
         total = int(header) if header and header.strip().isdigit() else None
         if not spec.paged:
+            if total is not None and total > len(payload):
+                # Not documented as paged: say so rather than lose the rest silently.
+                _logger.warning('noCRM.io %s: %d of %d records in one answer; the rest is not read',
+                                self.http.display_url(url), len(payload), total)
             return Page(payload, None, len(payload) if total is None else total)
         query = dict(parse_qsl(urlsplit(url).query))
         offset, limit = int(query.get('offset') or 0), int(query.get('limit') or self.page_size)
