@@ -1,4 +1,5 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
 import os
 
 from odoo.tests import tagged
@@ -189,3 +190,26 @@ class TestClientjoyExport(CrmMigrationCommon):
         link = project.record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id)
         self.assertEqual(len(link), 1)
         return self.env[link.res_model].browse(link.res_id)
+
+    def test_tasks_wait_for_the_project_app_and_everything_else_migrates(self):
+        """Issue: targets in apps that are not installed are reported with what to install."""
+        self.assertNotIn('project.task', self.env, "the test database has no Project app")
+        project = self.env['crm.migration.project'].create({'name': 'Agency tasks', 'source_type': 'clientjoy'})
+        leads = ('Lead ID,First Name,Last Name,Email,Status,Owner Email\n'
+                 'L7,Ana,Lima,ana@lima.example,Open,priya@agency.example\n').encode()
+        activities = ('Activity ID,Activity Type,Subject,Description,Activity Date,Lead ID,Status\n'
+                      'E7,Call,First call,Interested,2024-05-02 10:00,L7,Done\n'
+                      'E8,Task,Send the proposal,By Friday,2024-05-03 09:00,L7,Open\n').encode()
+        self._upload(project, {'leads.csv': leads, 'activities.csv': activities})
+        tasks = project.object_ids.filtered(lambda o: o.name == 'tasks')
+        self.assertTrue(tasks.enabled, "bound with the engagements it reads")
+        self.assertFalse(tasks.model_installed)
+        run = self.run_full(project)
+        self.assertNotIn('tasks', run.stat_ids.object_id.mapped('name'))
+        self.assertStat(run, 'leads', read=1, created=1, failed=0)
+        self.assertStat(run, 'activities', read=2, created=2, failed=0)  # the task is in the history too
+        action = project.action_export_inventory()
+        inventory = json.loads(self.env['ir.attachment'].browse(int(action['url'].split('/')[3].split('?')[0])).raw)
+        self.assertIn({'object': 'tasks', 'label': tasks.label, 'target_model': 'project.task',
+                       'reason': 'target project.task is not installed: install Project (project)'},
+                      inventory['objects_not_migrated'])
