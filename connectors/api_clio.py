@@ -241,19 +241,20 @@ class ClioSource(ApiSource):
     def _picklist_labels(self):
         """``{option id: label}`` of every picklist custom field, read once per connector."""
         if self._options is None:
-            self._options = {}
+            options = {}
             try:
                 for field in self.iter_rows('custom_fields'):
                     ids = str(field.get('picklist_options_id') or '').split('; ')
                     labels = str(field.get('picklist_options_option') or '').split('; ')
                     if len(ids) == len(labels):
-                        self._options.update((i, label) for i, label in zip(ids, labels) if i)
+                        options.update((i, label) for i, label in zip(ids, labels) if i)
             except HttpStatusError as error:
-                if isinstance(error, RateLimitedError) or error.status not in (401, 403, 404):
-                    raise  # a rate limit or an outage stops the run, which resumes
+                if not _missing_permission(error):
+                    raise  # a rate limit, an outage or bad credentials stop the run, which resumes
                 # Without the definitions (no permission to read them) the ids stay:
                 # the mapping's value map can still turn them into labels.
                 _logger.info('Clio custom field definitions unreadable (%s): picklists keep option ids', error)
+            self._options = options
         return self._options
 
     def _client_rate_columns(self, row):
@@ -262,8 +263,8 @@ class ClioSource(ApiSource):
             try:
                 self._rates = clio_rates.client_rates(self.iter_rows('activity_rates'))
             except HttpStatusError as error:
-                if isinstance(error, RateLimitedError) or error.status not in (401, 403, 404):
-                    raise  # a rate limit or an outage stops the run, which resumes
+                if not _missing_permission(error):
+                    raise  # a rate limit, an outage or bad credentials stop the run, which resumes
                 # Without permission to read rates the contacts still migrate, with no pricelist.
                 _logger.info('Clio activity rates unreadable (%s): no client pricelists', error)
                 self._rates = {}
@@ -323,6 +324,11 @@ class ClioSource(ApiSource):
         if not ref:
             raise ConnectorError('Clio: no document to download (deleted documents have no content).')
         return self.http.download(self.http.url('/documents/%s/download.json' % ref))
+
+
+def _missing_permission(error):
+    """403/404 on an optional read: the credentials may not see it (a 401 was already retried)."""
+    return not isinstance(error, RateLimitedError) and error.status in (403, 404)
 
 
 def base_url_for(region):

@@ -239,7 +239,12 @@ class Mapper:
         if not keys or text in keys:
             return text
         wanted = normalize_key(text)
+        # Labels before keys: with numbered keys ("A+" a, "A-" a_2, "A" a_3) the value "A"
+        # is the option labelled "A", not the one whose key happens to read "a".
         for key, label in spec.selection:
-            if wanted in (normalize_key(key), normalize_key(label)):
+            if wanted == normalize_key(label):
+                return key
+        for key, _label in spec.selection:
+            if wanted == normalize_key(key):
                 return key
         raise ValueError('%r is not one of %s' % (text, ', '.join(keys)))

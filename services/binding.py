@@ -109,7 +109,8 @@ def _template_columns(line, keys):
 
 def _bind_line(line, plan, labels, concepts, used):
     groups = line.source_candidates or [[s] for s in line._source_list()]
-    if not groups:
+    if not groups or line.from_definition:
+        # A definition's column may have no value in the sampled rows yet: its line stays.
         return
     chosen, reasons, confidence = [], [], 1.0
     for group, present in zip(groups, plan):

@@ -59,6 +59,9 @@ def read_definitions(obj, rows, api=True):
             raw = next((p.message for p in problems if p.field == 'ttype'), ttype)
             ttype, note = 'char', obj.env._('type %s kept as text', raw or '?')
         name = str(values.get('name') or label)
+        if not column_keys(name, label, api):
+            skipped.append(obj.env._('%s: no column name can be derived from it (map its column by hand)', label))
+            continue
         definitions.append(Definition(
             model=model, label=label, keys=column_keys(name, label, api), ttype=ttype,
             options=split_options(values.get('selection')), note=note, holders=obj._holder_names()))
@@ -156,9 +159,16 @@ def _apply_one(obj, key, definition):
         # Read before: what the consultant made of the line stands (enabled or not, its
         # target, its value map); a picklist option added in the source since is added.
         added = [option for line in typed for option in _merge_options(line, options)]
-        return env._('%(label)s: already read on %(object)s (%(targets)s)%(added)s.', label=definition.label,
+        # Once the field exists its options are Odoo's: a new source option needs the field's
+        # selection extended by hand (Settings > Technical > Fields), or rows holding it fail.
+        late = [option for line in typed.filtered(lambda l: not l.is_new_field and l.target_ttype == 'selection')
+                for option in _new_options(line, options)
+                if _folded(option) not in {_folded(v) for _k, v in line._selection_values()}]
+        return env._('%(label)s: already read on %(object)s (%(targets)s)%(added)s%(late)s.', label=definition.label,
                      object=obj.label, targets=', '.join(typed.mapped('target_field')),
-                     added=added and env._('; new options: %s', ', '.join(dict.fromkeys(added))) or '')
+                     added=added and env._('; new options: %s', ', '.join(dict.fromkeys(added))) or '',
+                     late=late and env._('; options missing from the existing field: %s',
+                                         ', '.join(dict.fromkeys(late))) or '')
     # A template line is a decision; a line the proposal guessed from the name or the
     # sample gives way to the declaration (the field is custom in the source, so x_ here).
     guessed = lines.filtered(lambda l: not l.source_candidates)
@@ -190,34 +200,42 @@ def _options_values(line, ttype, options):
         return {'new_field_selection': False}
     # The declared options first: values seen in the sample only add what they lack.
     seen = (line.new_field_selection or '').splitlines() if line and line.new_field_type == 'selection' else []
-    pairs = selection_keys(list(options) + seen)
-    key_of = {_folded(label): key for key, label in pairs}
+    labels = [label for _key, label in selection_keys(list(options) + seen)]
+    label_of = {_folded(label): label for label in labels}
+    # Each option maps to its label, which the field's key is found by when a row loads:
+    # reordering or renaming options never shifts one value onto another.
     return {
         'transform': 'value_map',
-        'new_field_selection': '\n'.join(label for _key, label in pairs),
+        'new_field_selection': '\n'.join(labels),
         'value_map_ids': [(5, 0, 0)] + [
-            (0, 0, {'sequence': i, 'source_value': option, 'target_value': key_of[_folded(option)]})
+            (0, 0, {'sequence': i, 'source_value': option, 'target_value': label_of[_folded(option)]})
             for i, option in enumerate(dict.fromkeys(options)) if option.strip()],
     }
+
+
+def _new_options(line, options):
+    """Declared options neither the selection nor the value map of ``line`` knows.
+
+    An option the consultant removed from both stays removed.
+    """
+    labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()]
+    known = {_folded(value) for value in labels + line.value_map_ids.mapped('source_value')}
+    return [option for option in dict.fromkeys(options) if option.strip() and _folded(option) not in known]
 
 
 def _merge_options(line, options):
     """Add the options ``line`` does not know yet; returns them."""
     if line.new_field_type != 'selection' or not line.is_new_field:
-        return []  # retyped by hand, or the field exists: options are the consultant's now
-    labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()]
-    known = {_folded(label) for label in labels}
-    added = [option for option in dict.fromkeys(options) if option.strip() and _folded(option) not in known]
+        return []  # retyped by hand, or the field exists: see _unmerged_options
+    added = _new_options(line, options)
     if not added:
         return []
-    pairs = selection_keys(labels + added)
-    key_of = {_folded(label): key for key, label in pairs}
-    mapped = {_folded(value) for value in line.value_map_ids.mapped('source_value')}
+    labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()] + added
     line.write({
-        'new_field_selection': '\n'.join(label for _key, label in pairs),
+        'new_field_selection': '\n'.join(labels),
         'value_map_ids': [(0, 0, {'sequence': len(line.value_map_ids) + i, 'source_value': option,
-                                  'target_value': key_of[_folded(option)]})
-                          for i, option in enumerate(added) if _folded(option) not in mapped] if line.transform == 'value_map' else [],
+                                  'target_value': option})
+                          for i, option in enumerate(added)] if line.transform == 'value_map' else [],
     })
     return added
 

@@ -820,13 +820,9 @@ class ObjectLoader:
                 for link in self.Record.search([('project_id', '=', self.project.id), ('res_model', '=', model),
                                                 ('res_id', '=', res_id), ('operation', 'in', LIVE_OPERATIONS)]):
                     kept = dict(link.previous_values or {}) if link.run_id == self.run else {}
-                    link_values = {'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
-                                   'write_seq': self._sequence(1)[0], 'previous_values': dict(previous, **kept)}
-                    if link.operation != 'created':
-                        # A record the migration did not create (matched, merged): the project's
-                        # rollback gives back what it held before the first write.
-                        link_values['before_values'] = dict(previous, **(link.before_values or {}))
-                    link.write(link_values)
+                    link.write({'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
+                                'write_seq': self._sequence(1)[0], 'previous_values': dict(previous, **kept)})
+                remember_originals(self.env, self.project, model, res_id, previous)
 
     def _write_activities(self, entries):
         Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)
@@ -1022,7 +1018,9 @@ def resolve_pending_links(run, obj):
                 update_checksum = True
         try:
             with env.cr.savepoint():
-                Model.browse(link.res_id).write(values)
+                record = Model.browse(link.res_id)
+                remember_originals(env, run.project_id, obj.target_model, link.res_id, _snapshot(record, values))
+                record.write(values)
             done += len(values)
         except ROW_ERRORS as error:
             missing.append(_error_message(error))
@@ -1055,5 +1053,24 @@ def apply_totals(run, obj):
     for (model, res_id), values in by_record.items():
         record = env[model].with_context(IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
         if record and any(record[field] != value for field, value in values.items()):
+            remember_originals(env, run.project_id, model, res_id, _snapshot(record, values))
             record.write(values)
     return len(by_record)
+
+
+def remember_originals(env, project, model, res_id, previous):
+    """Before a write on a record the migration did not create (matched, merged), keep what it held.
+
+    The first value kept wins, over every link of the record, so the project's rollback
+    gives back the record as it was before the migration, whichever object wrote last.
+    """
+    links = env['crm.migration.record'].search([
+        ('project_id', '=', project.id), ('res_model', '=', model), ('res_id', '=', res_id),
+        ('operation', 'in', [op for op in LIVE_OPERATIONS if op != 'created'])])
+    if not links or not previous:
+        return
+    originals = dict(previous)
+    for link in links:
+        originals.update(link.before_values or {})
+    for link in links:
+        link.before_values = dict(originals, **(link.before_values or {}))

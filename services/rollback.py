@@ -151,8 +151,10 @@ def _undo(run, record):
         if target and record.operation in ('updated', 'linked') and record.before_values:
             target.write(_restorable(target, record.before_values))
         outcome, message = 'restored', env._("Previous values restored by rollback")
+    # What the record held before is given back: a later run that writes it again
+    # keeps fresh originals, not these.
     record.write({'operation': 'rolled_back', 'run_id': run.id, 'synced_at': env.cr.now(), 'message': message,
-                  'checksum': False})
+                  'checksum': False, 'before_values': False, 'previous_values': False})
     return outcome
 
 

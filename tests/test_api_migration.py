@@ -615,7 +615,7 @@ class TestClioMigration(ApiMigrationCase):
         tier = lines['contacts', 'cf_client_tier']
         self.assertEqual(tier.new_field_selection.splitlines(), ['Gold', 'Silver'])
         self.assertEqual({v.source_value: v.target_value for v in tier.value_map_ids},
-                         {'Gold': 'gold', 'Silver': 'silver'}, "each option can be remapped before loading")
+                         {'Gold': 'Gold', 'Silver': 'Silver'}, "each option can be remapped before loading")
         self.assertEqual(lines['matters', 'cf_claim_number'].confidence, 1.0)
         chatter = self.project.message_ids.filtered(lambda m: 'Custom field definitions' in (m.body or ''))
         self.assertEqual(len(chatter), 1)
@@ -634,7 +634,7 @@ class TestClioMigration(ApiMigrationCase):
         project = self.env['crm.migration.project'].create(self.account.project_values(name='Clio rehearsal'))
         project.action_read_structure()
         tier = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')
-        tier.value_map_ids.filtered(lambda v: v.source_value == 'Silver').target_value = 'gold'  # merge the tiers
+        tier.value_map_ids.filtered(lambda v: v.source_value == 'Silver').target_value = 'Gold'  # merge the tiers
         claim = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_claim_number')
         claim.enabled = False  # not for the CRM
         definitions = json.loads(json.dumps(self.account.data['custom_fields']))
@@ -643,10 +643,12 @@ class TestClioMigration(ApiMigrationCase):
         self.addCleanup(self.account.api.unscript, route)
         project.action_read_structure()
         self.assertEqual({v.source_value: v.target_value for v in tier.value_map_ids},
-                         {'Gold': 'gold', 'Silver': 'gold', 'Platinum': 'platinum'})
+                         {'Gold': 'Gold', 'Silver': 'Gold', 'Platinum': 'Platinum'})
         self.assertEqual(tier.new_field_selection.splitlines(), ['Gold', 'Silver', 'Platinum'])
         self.assertEqual(len(project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')), 1)
         self.assertFalse(claim.enabled, "a line turned off stays off")
+        opposing = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_opposing_counsel')
+        self.assertTrue(opposing.enabled, "no sampled matter has a value yet: the definition's line stays on")
         self.assertIn('new options: Platinum', project.message_ids[:1].body)
 
     def test_every_enabled_object_lands(self):
@@ -950,6 +952,36 @@ class TestClioMatchedClient(ApiMigrationCase):
         self.run_rollback()
         self.assertRecordValues(self.jane, [{'name': 'Jane (CRM)', 'specific_property_product_pricelist': self.vip.id,
                                              'parent_id': False}])
+
+    def test_a_later_rollback_keeps_what_was_set_between_runs(self):
+        self.require_full_run()
+        self.run_rollback()
+        gold = self.env['product.pricelist'].create({'name': 'Gold 2025'})
+        self.jane.specific_property_product_pricelist = gold  # after the first rollback, before the rerun
+        self.run_full()
+        self.assertNotEqual(self.jane.specific_property_product_pricelist, gold)
+        self.run_rollback()
+        self.assertEqual(self.jane.specific_property_product_pricelist, gold, "not the value from before run 1")
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestClioMergedClient(TestClioMatchedClient):
+    """The same client merged on the audit's decision instead of matched: the record stays hers."""
+
+    @classmethod
+    def prepare_project(cls):
+        cls.project.action_confirm_mapping()
+        cls.project.action_audit()
+        duplicate = cls.project.issue_ids.filtered(lambda i: i.kind == 'duplicate' and i.source_id == '501')
+        duplicate.action_merge()
+
+    def test_rollback_gives_a_matched_client_its_own_pricelist_back(self):
+        self.require_full_run()
+        self.assertEqual(self.link('contacts', '501').operation, 'linked')
+        self.assertEqual(self.jane.name, 'Jane (CRM)', "a merged record is not rewritten")
+        self.assertNotEqual(self.jane.specific_property_product_pricelist, self.vip)
+        self.run_rollback()
+        self.assertEqual(self.jane.specific_property_product_pricelist, self.vip)
 
 
 @tagged('crm_migration', 'post_install', '-at_install')

@@ -163,7 +163,7 @@ class TestClientjoyExport(CrmMigrationCommon):
             [(lines[c].target_field, lines[c].new_field_type) for c in ('budget_range', 'decision_date', 'po_number')],
             [('x_budget_range', 'selection'), ('x_decision_date', 'date'), ('x_po_number', 'char')])
         self.assertEqual({v.source_value: v.target_value for v in lines['budget_range'].value_map_ids},
-                         {'Under 5k': 'under_5k', '5k-20k': '5k_20k', 'Over 20k': 'over_20k'})
+                         {'Under 5k': 'Under 5k', '5k-20k': '5k-20k', 'Over 20k': 'Over 20k'})
         chatter = project.message_ids.filtered(lambda m: 'Custom field definitions' in (m.body or ''))
         self.assertIn('Shoe Size', chatter.body, "a definition for no Odoo model is reported, not dropped")
         custom = project.object_ids.filtered(lambda o: o.name == 'custom_fields')

@@ -112,3 +112,8 @@ class TestMapper(BaseCase):
         self.assertEqual(values, {'x_minutes': None}, "no end, no length")
         _values, problems = mapper.map_row({'starts_at': '2016-07-21T05:00:00Z', 'ends_at': '2016-07-21T04:30:00Z'})
         self.assertIn('ends before it starts', problems[0].message)
+
+    def test_selection_labels_before_numbered_keys(self):
+        mapper = m.Mapper([spec('x_grade', 'selection', selection=(('a', 'A+'), ('a_2', 'A-'), ('a_3', 'A')))])
+        self.assertEqual([mapper.map_row({'a': value})[0]['x_grade'] for value in ('A', 'a-', 'A+', 'a_2')],
+                         ['a_3', 'a_2', 'a', 'a_2'])

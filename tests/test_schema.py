@@ -5,7 +5,7 @@ from unittest.mock import patch
 
 from odoo.tests import BaseCase, tagged
 
-from ..services import schema
+from ..services import definitions, schema
 from ..services.constants import selection_keys
 from .common import CrmMigrationCommon
 
@@ -93,3 +93,7 @@ class TestSelectionKeys(BaseCase):
         self.assertEqual(selection_keys(['A+', 'A-', 'a+', ' AB+ ', 'Высокий', 'Низкий', '< 10k', '> 10k', '']), [
             ('a', 'A+'), ('a_2', 'A-'), ('ab', 'AB+'), ('value', 'Высокий'), ('value_2', 'Низкий'),
             ('10k', '< 10k'), ('10k_2', '> 10k')])
+
+    def test_definition_column_keys(self):
+        self.assertEqual(definitions.column_keys('Client Tier', 'Client Tier'), ('cf_client_tier', 'client_tier'))
+        self.assertEqual(definitions.column_keys('Риск', 'Риск'), (), "nothing to match a column by")
