@@ -236,14 +236,16 @@ class Mapper:
     def _selection(self, spec, value):
         text = value_to_text(value)
         keys = [key for key, _label in spec.selection]
-        if not keys or text in keys:
+        if not keys:
             return text
         wanted = normalize_key(text)
-        # Labels before keys: with numbered keys ("A+" a, "A-" a_2, "A" a_3) the value "A"
-        # is the option labelled "A", not the one whose key happens to read "a".
+        # Labels before keys: with numbered keys ("< 10k" 10k, "10k" 10k_2) the value "10k"
+        # is the option labelled "10k", not the one whose key happens to read "10k".
         for key, label in spec.selection:
             if wanted == normalize_key(label):
                 return key
+        if text in keys:
+            return text
         for key, _label in spec.selection:
             if wanted == normalize_key(key):
                 return key

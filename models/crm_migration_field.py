@@ -99,6 +99,9 @@ class CrmMigrationField(models.Model):
         'Typed from the source', readonly=True,
         help="Type and options come from the source's custom-field definition. Reading the source again "
              "only adds new options; what was changed on the line stays.")
+    definition_options = fields.Text(
+        readonly=True, help="The options the source's definition declared when it was last read, one per line: "
+                            "only options declared since are added, so one removed here stays removed.")
     reason = fields.Char(readonly=True, help="Why this mapping was proposed.")
 
     @api.depends('target_field', 'object_id.target_model', 'new_field_type')

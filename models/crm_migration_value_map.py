@@ -12,8 +12,8 @@ class CrmMigrationValueMap(models.Model):
     sequence = fields.Integer(default=10)
     source_value = fields.Char(help="Value as found in the source; matched ignoring case and extra spaces.")
     target_value = fields.Char(
-        help="Value written in Odoo: a selection key, or for a link the XML id or exact name of the "
-             "record (a stage, an activity type). Empty writes nothing.")
+        help="Value written in Odoo: a selection value (its label or key), or for a link the XML id or exact "
+             "name of the record (a stage, an activity type). Empty writes nothing.")
 
     _source_value_uniq = models.Constraint(
         'unique(field_id, source_value)', 'A source value is mapped once per field.')

@@ -109,8 +109,9 @@ def _template_columns(line, keys):
 
 def _bind_line(line, plan, labels, concepts, used):
     groups = line.source_candidates or [[s] for s in line._source_list()]
-    if not groups or line.from_definition:
-        # A definition's column may have no value in the sampled rows yet: its line stays.
+    if not groups or (line.from_definition and not line.object_id.project_id._is_file_source()):
+        # An API sample only shows the custom fields its rows have a value in: a definition's
+        # line stays. A file's header is complete: there, a missing column turns the line off.
         return
     chosen, reasons, confidence = [], [], 1.0
     for group, present in zip(groups, plan):

@@ -144,6 +144,7 @@ def _apply_one(obj, key, definition):
         'confidence': 1.0,
         'reason': env._('declared as %(type)s in the source\'s field definitions', type=definition.ttype),
         'from_definition': True,
+        'definition_options': '\n'.join(dict.fromkeys(definition.options)) or False,
     }
     if key not in obj._header_keys():
         obj.source_columns = list(obj.source_columns or []) + [[key, definition.label]]
@@ -158,12 +159,11 @@ def _apply_one(obj, key, definition):
     if typed:
         # Read before: what the consultant made of the line stands (enabled or not, its
         # target, its value map); a picklist option added in the source since is added.
-        added = [option for line in typed for option in _merge_options(line, options)]
-        # Once the field exists its options are Odoo's: a new source option needs the field's
-        # selection extended by hand (Settings > Technical > Fields), or rows holding it fail.
-        late = [option for line in typed.filtered(lambda l: not l.is_new_field and l.target_ttype == 'selection')
-                for option in _new_options(line, options)
-                if _folded(option) not in {_folded(v) for _k, v in line._selection_values()}]
+        added, late = [], []
+        for line in typed:
+            new, missing = _merge_options(line, options)
+            added += new
+            late += missing
         return env._('%(label)s: already read on %(object)s (%(targets)s)%(added)s%(late)s.', label=definition.label,
                      object=obj.label, targets=', '.join(typed.mapped('target_field')),
                      added=added and env._('; new options: %s', ', '.join(dict.fromkeys(added))) or '',
@@ -214,30 +214,45 @@ def _options_values(line, ttype, options):
 
 
 def _new_options(line, options):
-    """Declared options neither the selection nor the value map of ``line`` knows.
+    """Declared options the last reading of the definition did not have.
 
-    An option the consultant removed from both stays removed.
+    Compared with what was declared then, not with what the line holds now: an
+    option the consultant removed stays removed.
     """
-    labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()]
-    known = {_folded(value) for value in labels + line.value_map_ids.mapped('source_value')}
-    return [option for option in dict.fromkeys(options) if option.strip() and _folded(option) not in known]
+    declared = {_folded(value) for value in (line.definition_options or '').splitlines() if value.strip()}
+    return [option for option in dict.fromkeys(options) if option.strip() and _folded(option) not in declared]
 
 
 def _merge_options(line, options):
-    """Add the options ``line`` does not know yet; returns them."""
-    if line.new_field_type != 'selection' or not line.is_new_field:
-        return []  # retyped by hand, or the field exists: see _unmerged_options
-    added = _new_options(line, options)
-    if not added:
-        return []
-    labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()] + added
-    line.write({
-        'new_field_selection': '\n'.join(labels),
-        'value_map_ids': [(0, 0, {'sequence': len(line.value_map_ids) + i, 'source_value': option,
-                                  'target_value': option})
-                          for i, option in enumerate(added)] if line.transform == 'value_map' else [],
-    })
-    return added
+    """Add the options declared since the last reading; returns ``(added, missing)``.
+
+    Once the field exists its options are Odoo's: a new option is mapped when the field
+    has it (an administrator extended it), else named as missing, rows holding it failing.
+    """
+    new = _new_options(line, options)
+    if line.new_field_type != 'selection' and line.target_ttype != 'selection' or not new:
+        return [], []
+    values = {}
+    if line.is_new_field:
+        labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()]
+        known = {_folded(label) for label in labels}
+        added = [option for option in new if _folded(option) not in known]
+        values['new_field_selection'] = '\n'.join(labels + added)
+        missing = []
+    else:
+        have = {_folded(label): label for _key, label in line._selection_values()}
+        added = [option for option in new if _folded(option) in have]
+        missing = [option for option in new if _folded(option) not in have]
+    mapped = {_folded(value) for value in line.value_map_ids.mapped('source_value')}
+    if line.transform == 'value_map':
+        values['value_map_ids'] = [(0, 0, {'sequence': len(line.value_map_ids) + i, 'source_value': option,
+                                           'target_value': option})
+                                   for i, option in enumerate(added) if _folded(option) not in mapped]
+    # A missing option is left out of the options read, so the next reading names it again.
+    values['definition_options'] = '\n'.join(
+        option for option in dict.fromkeys(options) if option not in missing)
+    line.write(values)
+    return added, missing
 
 
 def _free_target(obj, name, ttype):

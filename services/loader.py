@@ -884,7 +884,9 @@ class ObjectLoader:
                 if entry.outcome == 'updated' and link and link.operation == 'created':
                     operation = 'created'  # still ours: rollback deletes it
                 if entry.before is not None:
-                    values['before_values'] = entry.before
+                    # Originals a write-back of this batch already kept on the link stay.
+                    kept = link.before_values if link and link.operation in LIVE_OPERATIONS else None
+                    values['before_values'] = dict(entry.before, **(kept or {}))
             if operation in ('failed', 'skipped') and link and link.operation in LIVE_OPERATIONS:
                 operation = link.operation  # keep the record it already owns
                 values['checksum'] = False  # so that the next run retries the row
@@ -1019,7 +1021,8 @@ def resolve_pending_links(run, obj):
         try:
             with env.cr.savepoint():
                 record = Model.browse(link.res_id)
-                remember_originals(env, run.project_id, obj.target_model, link.res_id, _snapshot(record, values))
+                if values and link.operation != 'created':
+                    remember_originals(env, run.project_id, obj.target_model, link.res_id, _snapshot(record, values))
                 record.write(values)
             done += len(values)
         except ROW_ERRORS as error:
@@ -1061,16 +1064,15 @@ def apply_totals(run, obj):
 def remember_originals(env, project, model, res_id, previous):
     """Before a write on a record the migration did not create (matched, merged), keep what it held.
 
-    The first value kept wins, over every link of the record, so the project's rollback
-    gives back the record as it was before the migration, whichever object wrote last.
+    Each link keeps the first value it saw, so rolling back one run gives back what that
+    run found; the project's rollback undoes the links newest first, so the oldest
+    link's values, the record as it was before the migration, are written last.
     """
-    links = env['crm.migration.record'].search([
-        ('project_id', '=', project.id), ('res_model', '=', model), ('res_id', '=', res_id),
-        ('operation', 'in', [op for op in LIVE_OPERATIONS if op != 'created'])])
-    if not links or not previous:
+    if not previous:
         return
-    originals = dict(previous)
-    for link in links:
-        originals.update(link.before_values or {})
-    for link in links:
-        link.before_values = dict(originals, **(link.before_values or {}))
+    for link in env['crm.migration.record'].search([
+            ('project_id', '=', project.id), ('res_model', '=', model), ('res_id', '=', res_id),
+            ('operation', 'in', [op for op in LIVE_OPERATIONS if op != 'created'])]):
+        merged = dict(previous, **(link.before_values or {}))
+        if merged != (link.before_values or {}):
+            link.before_values = merged

@@ -650,6 +650,12 @@ class TestClioMigration(ApiMigrationCase):
         opposing = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_opposing_counsel')
         self.assertTrue(opposing.enabled, "no sampled matter has a value yet: the definition's line stays on")
         self.assertIn('new options: Platinum', project.message_ids[:1].body)
+        # Platinum dropped by the consultant: a third reading does not bring it back.
+        tier.value_map_ids.filtered(lambda v: v.source_value == 'Platinum').unlink()
+        tier.new_field_selection = 'Gold\nSilver'
+        project.action_read_structure()
+        self.assertEqual((tier.new_field_selection, sorted(tier.value_map_ids.mapped('source_value'))),
+                         ('Gold\nSilver', ['Gold', 'Silver']))
 
     def test_every_enabled_object_lands(self):
         self.require_full_run()

@@ -117,3 +117,6 @@ class TestMapper(BaseCase):
         mapper = m.Mapper([spec('x_grade', 'selection', selection=(('a', 'A+'), ('a_2', 'A-'), ('a_3', 'A')))])
         self.assertEqual([mapper.map_row({'a': value})[0]['x_grade'] for value in ('A', 'a-', 'A+', 'a_2')],
                          ['a_3', 'a_2', 'a', 'a_2'])
+        mapper = m.Mapper([spec('x_band', 'selection', selection=(('10k', '< 10k'), ('10k_2', '10k'), ('10k_3', '> 10k')))])
+        self.assertEqual([mapper.map_row({'a': value})[0]['x_band'] for value in ('10k', '< 10k', '10k_3')],
+                         ['10k_2', '10k', '10k_3'], "a label wins over another option's key")
