@@ -159,6 +159,7 @@ class ApiSource:
         # listed by objects() once seen, so a sample read reveals them.
         self._discovered = {}
         self._labels = {}
+        self._indexes = {}
 
     # -- interface -----------------------------------------------------
 
@@ -289,6 +290,12 @@ class ApiSource:
         row[key] = value
         self._labels.setdefault(key, str(name))
         return key
+
+    def _index(self, name):
+        """``{id: row}`` of object ``name``, read once per connector: what other rows only point to."""
+        if name not in self._indexes:
+            self._indexes[name] = {row['id']: row for row in self.iter_rows(name)}
+        return self._indexes[name]
 
     # -- reading -------------------------------------------------------
 

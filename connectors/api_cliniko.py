@@ -161,9 +161,6 @@ class ClinikoSource(ApiSource):
             forbidden_hint='A Cliniko API key has the permissions of the user who created it: '
                            'use the key of a user with administrator access.')
         super().__init__(http)
-        self._user_emails = None
-        self._groups = None
-        self._type_names = None
 
     # -- vendor hooks --------------------------------------------------
 
@@ -252,29 +249,20 @@ class ClinikoSource(ApiSource):
 
     def _booking_of(self, booking_id):
         """An attendee only names its booking: when, where and with whom come from the group appointment."""
-        if self._groups is None:
-            self._groups = {row['id']: row for row in self.iter_rows('group_appointments')}
-        group = self._groups.get(booking_id)
+        group = self._index('group_appointments').get(booking_id)
         # /attendees also lists the attendee of every individual appointment: those rows
         # have no group appointment and are left to the appointments object.
         return dict({key: (group or {}).get(key, '') for key in BOOKING_COLUMNS},
                     group_appointment_id=booking_id if group else '')
 
     def _appointment_type_name(self, type_id):
-        if not type_id:
-            return ''
-        if self._type_names is None:
-            self._type_names = {row['id']: row.get('name') or '' for row in self.iter_rows('appointment_types')}
-        return self._type_names.get(type_id, '')
+        type_row = self._index('appointment_types').get(type_id) if type_id else None
+        return (type_row or {}).get('name') or ''
 
     def _email_of_user(self, user_id):
         """Practitioners are matched to Odoo users by e-mail, which only their user has."""
-        if not user_id:
-            return ''
-        if self._user_emails is None:
-            self._user_emails = {row['id']: row.get('email') or ''
-                                 for row in self.iter_rows('users')}
-        return self._user_emails.get(user_id, '')
+        user = self._index('users').get(user_id) if user_id else None
+        return (user or {}).get('email') or ''
 
 
 def shard_of(api_key):

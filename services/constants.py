@@ -1,5 +1,6 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Names shared by models and services (kept here to avoid import cycles)."""
+from ..connectors.mapper import normalize_key
 from ..connectors.tabular import normalize_header
 
 # Targets prefixed with this go to the mail.activity scheduled on the
@@ -48,7 +49,7 @@ def selection_keys(values):
     pairs, seen_keys, seen_values = [], set(), set()
     for value in values:
         label = str(value).strip()
-        folded = ' '.join(label.split()).casefold()
+        folded = normalize_key(label)
         if not label or folded in seen_values:
             continue
         seen_values.add(folded)

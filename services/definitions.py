@@ -14,7 +14,7 @@ the declared ones while the field does not exist yet.
 """
 import dataclasses
 
-from ..connectors.mapper import NameRef
+from ..connectors.mapper import NameRef, normalize_key
 from ..connectors.tabular import normalize_header
 from .constants import DEFINITION_MODEL, selection_keys
 from .loader import build_mapper
@@ -188,10 +188,6 @@ def _apply_one(obj, key, definition):
                  note=note and ' (%s)' % note)
 
 
-def _folded(value):
-    return ' '.join(str(value).split()).casefold()
-
-
 def _options_values(line, ttype, options):
     """Selection values and a value map, option by option, for a line typed from a definition."""
     if ttype != 'selection':
@@ -201,14 +197,14 @@ def _options_values(line, ttype, options):
     # The declared options first: values seen in the sample only add what they lack.
     seen = (line.new_field_selection or '').splitlines() if line and line.new_field_type == 'selection' else []
     labels = [label for _key, label in selection_keys(list(options) + seen)]
-    label_of = {_folded(label): label for label in labels}
+    label_of = {normalize_key(label): label for label in labels}
     # Each option maps to its label, which the field's key is found by when a row loads:
     # reordering or renaming options never shifts one value onto another.
     return {
         'transform': 'value_map',
         'new_field_selection': '\n'.join(labels),
         'value_map_ids': [(5, 0, 0)] + [
-            (0, 0, {'sequence': i, 'source_value': option, 'target_value': label_of[_folded(option)]})
+            (0, 0, {'sequence': i, 'source_value': option, 'target_value': label_of[normalize_key(option)]})
             for i, option in enumerate(dict.fromkeys(options)) if option.strip()],
     }
 
@@ -219,8 +215,8 @@ def _new_options(line, options):
     Compared with what was declared then, not with what the line holds now: an
     option the consultant removed stays removed.
     """
-    declared = {_folded(value) for value in (line.definition_options or '').splitlines() if value.strip()}
-    return [option for option in dict.fromkeys(options) if option.strip() and _folded(option) not in declared]
+    declared = {normalize_key(value) for value in (line.definition_options or '').splitlines() if value.strip()}
+    return [option for option in dict.fromkeys(options) if option.strip() and normalize_key(option) not in declared]
 
 
 def _merge_options(line, options):
@@ -235,19 +231,19 @@ def _merge_options(line, options):
     values = {}
     if line.is_new_field:
         labels = [v for v in (line.new_field_selection or '').splitlines() if v.strip()]
-        known = {_folded(label) for label in labels}
-        added = [option for option in new if _folded(option) not in known]
+        known = {normalize_key(label) for label in labels}
+        added = [option for option in new if normalize_key(option) not in known]
         values['new_field_selection'] = '\n'.join(labels + added)
         missing = []
     else:
-        have = {_folded(label): label for _key, label in line._selection_values()}
-        added = [option for option in new if _folded(option) in have]
-        missing = [option for option in new if _folded(option) not in have]
-    mapped = {_folded(value) for value in line.value_map_ids.mapped('source_value')}
+        have = {normalize_key(label): label for _key, label in line._selection_values()}
+        added = [option for option in new if normalize_key(option) in have]
+        missing = [option for option in new if normalize_key(option) not in have]
+    mapped = {normalize_key(value) for value in line.value_map_ids.mapped('source_value')}
     if line.transform == 'value_map':
         values['value_map_ids'] = [(0, 0, {'sequence': len(line.value_map_ids) + i, 'source_value': option,
                                            'target_value': option})
-                                   for i, option in enumerate(added) if _folded(option) not in mapped]
+                                   for i, option in enumerate(added) if normalize_key(option) not in mapped]
     # A missing option is left out of the options read, so the next reading names it again.
     values['definition_options'] = '\n'.join(
         option for option in dict.fromkeys(options) if option not in missing)

@@ -817,12 +817,12 @@ class ObjectLoader:
                     continue
                 # The migration wrote it: not an edit a rollback should keep; and this run
                 # changed it, so rolling the run back gives the values back.
-                for link in self.Record.search([('project_id', '=', self.project.id), ('res_model', '=', model),
-                                                ('res_id', '=', res_id), ('operation', 'in', LIVE_OPERATIONS)]):
+                links = record_links(self.project, model, res_id)
+                for link in links:
                     kept = dict(link.previous_values or {}) if link.run_id == self.run else {}
                     link.write({'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
                                 'write_seq': self._sequence(1)[0], 'previous_values': dict(previous, **kept)})
-                remember_originals(self.env, self.project, model, res_id, previous)
+                remember_originals(links, previous)
 
     def _write_activities(self, entries):
         Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)
@@ -1021,8 +1021,7 @@ def resolve_pending_links(run, obj):
         try:
             with env.cr.savepoint():
                 record = Model.browse(link.res_id)
-                if values and link.operation != 'created':
-                    remember_originals(env, run.project_id, obj.target_model, link.res_id, _snapshot(record, values))
+                remember_originals(link, _snapshot(record, values))
                 record.write(values)
             done += len(values)
         except ROW_ERRORS as error:
@@ -1056,12 +1055,19 @@ def apply_totals(run, obj):
     for (model, res_id), values in by_record.items():
         record = env[model].with_context(IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
         if record and any(record[field] != value for field, value in values.items()):
-            remember_originals(env, run.project_id, model, res_id, _snapshot(record, values))
+            remember_originals(record_links(run.project_id, model, res_id), _snapshot(record, values))
             record.write(values)
     return len(by_record)
 
 
-def remember_originals(env, project, model, res_id, previous):
+def record_links(project, model, res_id):
+    """The live links of ``project`` to one Odoo record (several objects may share it)."""
+    return project.env['crm.migration.record'].search([
+        ('project_id', '=', project.id), ('res_model', '=', model), ('res_id', '=', res_id),
+        ('operation', 'in', LIVE_OPERATIONS)])
+
+
+def remember_originals(links, previous):
     """Before a write on a record the migration did not create (matched, merged), keep what it held.
 
     Each link keeps the first value it saw, so rolling back one run gives back what that
@@ -1070,9 +1076,7 @@ def remember_originals(env, project, model, res_id, previous):
     """
     if not previous:
         return
-    for link in env['crm.migration.record'].search([
-            ('project_id', '=', project.id), ('res_model', '=', model), ('res_id', '=', res_id),
-            ('operation', 'in', [op for op in LIVE_OPERATIONS if op != 'created'])]):
+    for link in links.filtered(lambda l: l.operation != 'created'):
         merged = dict(previous, **(link.before_values or {}))
         if merged != (link.before_values or {}):
             link.before_values = merged
