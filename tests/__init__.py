@@ -14,3 +14,4 @@ from . import test_clientjoy
 from . import test_api_migration
 from . import test_regressions
 from . import test_audit_trail_rollback
+from . import test_clio_rates

@@ -61,6 +61,10 @@ class MigrationCaseMixin:
             ('object_id', '=', obj.id), ('source_id', '=', source_id),
             ('res_model', '=', model or obj.target_model)])
 
+    def downloaded(self, action):
+        """The file a download button returned (an ``/web/content/<id>`` URL), as bytes."""
+        return self.env['ir.attachment'].browse(int(action['url'].split('/')[3].split('?')[0])).raw
+
     def target(self, object_name, source_id, model=None):
         link = self.link(object_name, source_id, model)
         self.assertEqual(len(link), 1, "one link for %s %s" % (object_name, source_id))

@@ -34,8 +34,8 @@ class TestClientjoyExport(CrmMigrationCommon):
     def counts(self, models):
         return {model: self.env[model].with_context(active_test=False).search_count([]) for model in models}
 
-    def cj_target(self, object_name, source_id, model=None):
-        link = self.cj.record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id
+    def cj_target(self, object_name, source_id, model=None, project=None):
+        link = (project or self.cj).record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id
                                            and r.res_model == (model or r.object_id.target_model))
         self.assertIn(link.operation, ('created', 'updated', 'linked'), link.message)
         return self.env[link.res_model].with_context(active_test=False).browse(link.res_id)
@@ -173,11 +173,11 @@ class TestClientjoyExport(CrmMigrationCommon):
         fields_before = self.env['ir.model.fields'].search([]).ids
         run = self.run_full(project)
         self.assertStat(run, 'leads', read=2, created=2, failed=0)
-        ana = self.cj_target_of(project, 'leads', 'L7')
+        ana = self.cj_target('leads', 'L7', project=project)
         self.assertRecordValues(ana, [{'x_budget_range': '5k_20k', 'x_po_number': '00412'}])
         # Options whose keys would collide keep apart: "A-" is not "A+", two Cyrillic options are two values.
         risk = dict(self.env['crm.lead']._fields['x_risk']._description_selection(self.env))
-        ben = self.cj_target_of(project, 'leads', 'L8')
+        ben = self.cj_target('leads', 'L8', project=project)
         self.assertEqual((risk[ana.x_risk], risk[ben.x_risk]), ('A-', 'Высокий'))
         self.assertEqual(len(risk), 4)
         self.assertEqual(str(ana.x_decision_date), '2025-03-31')
@@ -185,11 +185,6 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertEqual(sorted(created.mapped('name')),
                          ['x_budget_range', 'x_clientjoy_lead_id', 'x_decision_date', 'x_po_number', 'x_risk'],
                          "the defined lead fields and the template's source id, nothing for Shoe Size")
-
-    def cj_target_of(self, project, object_name, source_id):
-        link = project.record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id)
-        self.assertEqual(len(link), 1)
-        return self.env[link.res_model].browse(link.res_id)
 
     def test_tasks_wait_for_the_project_app_and_everything_else_migrates(self):
         """Issue: targets in apps that are not installed are reported with what to install."""
@@ -208,8 +203,7 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertNotIn('tasks', run.stat_ids.object_id.mapped('name'))
         self.assertStat(run, 'leads', read=1, created=1, failed=0)
         self.assertStat(run, 'activities', read=2, created=2, failed=0)  # the task is in the history too
-        action = project.action_export_inventory()
-        inventory = json.loads(self.env['ir.attachment'].browse(int(action['url'].split('/')[3].split('?')[0])).raw)
+        inventory = json.loads(self.downloaded(project.action_export_inventory()))
         self.assertIn({'object': 'tasks', 'label': tasks.label, 'target_model': 'project.task',
                        'reason': 'target project.task is not installed: install Project (project)'},
                       inventory['objects_not_migrated'])

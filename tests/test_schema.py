@@ -1,5 +1,4 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import base64
 import json
 from unittest.mock import patch
 
@@ -72,9 +71,7 @@ class TestSchema(CrmMigrationCommon):
         self.assertIn('name="x_license_number"', partner_arch)
 
     def test_manifest_lists_every_custom_field(self):
-        manifest_action = self.project.action_download_manifest()
-        attachment_id = int(manifest_action['url'].split('/')[3].split('?')[0])
-        manifest = json.loads(base64.b64decode(self.env['ir.attachment'].browse(attachment_id).datas))
+        manifest = json.loads(self.downloaded(self.project.action_download_manifest()))
         fields = {(f['model'], f['field']): f for f in manifest['fields']}
         self.assertEqual(fields['crm.lead', 'x_date_of_birth']['status'], 'to create')
         self.assertEqual(fields['crm.lead', 'x_date_of_birth']['type'], 'date')

@@ -131,9 +131,7 @@ class TestWorkbench(CrmMigrationCommon):
         self.assertEqual(sample.diff_mismatch_count, len(different))
         self.assertEqual(self.stat(sample, 'patients').mismatch_count, 1)
         # The diff as a workbook a consultant can hand over.
-        action = sample.action_download_diff()
-        attachment = self.env['ir.attachment'].browse(int(action['url'].split('/')[3].split('?')[0]))
-        sheet = openpyxl.load_workbook(io.BytesIO(attachment.raw), read_only=True).active
+        sheet = openpyxl.load_workbook(io.BytesIO(self.downloaded(sample.action_download_diff())), read_only=True).active
         rows = list(sheet.iter_rows(values_only=True))
         self.assertEqual(rows[0][:3], ('Object', 'Source id', 'Odoo model'))
         self.assertEqual(len(rows), len(diffs) + 1)
@@ -170,8 +168,7 @@ class TestWorkbench(CrmMigrationCommon):
         stage = self.objects['appointments'].field_ids.filtered(lambda l: l.target_field == 'stage_id')
         stage.value_map_ids.filtered(lambda v: v.source_value == 'confirmed').target_value = 'crm.stage_lead3'
         self.objects['patients'].field_ids.filtered(lambda l: l.target_field == 'x_emergency_contact').enabled = False
-        action = self.project.action_export_mapping()
-        exported = self.env['ir.attachment'].browse(int(action['url'].split('/')[3].split('?')[0])).raw
+        exported = self.downloaded(self.project.action_export_mapping())
         first = self.run_full()
         values_a = self.snapshot(self.project)
         self.run_rollback(of_run=first)
@@ -189,8 +186,7 @@ class TestWorkbench(CrmMigrationCommon):
 
     def test_inventory_lists_what_does_not_migrate(self):
         self.objects['attachments'].enabled = False
-        action = self.project.action_export_inventory()
-        data = json.loads(self.env['ir.attachment'].browse(int(action['url'].split('/')[3].split('?')[0])).raw)
+        data = json.loads(self.downloaded(self.project.action_export_inventory()))
         kinds = {item['kind'] for item in data['not_migrated']}
         self.assertTrue({'automation', 'template', 'sequence', 'portal', 'report'} <= kinds)
         self.assertEqual(data['objects_not_migrated'], [{

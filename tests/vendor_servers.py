@@ -113,6 +113,14 @@ class VendorAccount:
     def script_account(self):
         raise NotImplementedError
 
+    def script_file_redirects(self, route, status, expires):
+        """``route % id`` of each ``FILES`` entry answers ``status`` to a pre-signed URL on the storage host."""
+        for ident, (name, storage_path) in self.FILES.items():
+            self.api.script('GET', route % ident, Reply(status, headers={
+                'Location': '%s%s?X-Amz-Expires=%d&X-Amz-Signature=5e1f%s' % (self.files.url, storage_path, expires,
+                                                                              ident)}))
+            self.files.script('GET', storage_path, Reply(body=file_bytes(name)))
+
     def script_faults(self):
         raise NotImplementedError
 
@@ -185,11 +193,8 @@ class ClinikoAccount(VendorAccount):
     def script_account(self):
         for path, (key, _records) in self.LISTS.items():
             self.api.script('GET', path, Reply(payload=self.data[key]))
-        for ident, (name, storage_path) in self.FILES.items():
-            # The content route answers with a redirect to a pre-signed URL on another host.
-            self.api.script('GET', '/v1/patient_attachments/%s/content' % ident, Reply(302, headers={
-                'Location': '%s%s?X-Amz-Expires=300&X-Amz-Signature=c0ffee%s' % (self.files.url, storage_path, ident)}))
-            self.files.script('GET', storage_path, Reply(body=file_bytes(name)))
+        # The content route answers with a redirect to a pre-signed URL on another host.
+        self.script_file_redirects('/v1/patient_attachments/%s/content', 302, 300)
 
     def script_faults(self):
         """A 500 on the first page of appointments, a 429 on the second page of patients."""
@@ -267,11 +272,8 @@ class ClioAccount(VendorAccount):
     def script_account(self):
         for path, key in self.LISTS.items():
             self.api.script('GET', path, Reply(payload=self.data[key]))
-        for ident, (name, storage_path) in self.FILES.items():
-            # "303 See Other" to a pre-signed URL of the storage host.
-            self.api.script('GET', '/api/v4/documents/%s/download.json' % ident, Reply(303, headers={
-                'Location': '%s%s?X-Amz-Expires=3600&X-Amz-Signature=5e1f%s' % (self.files.url, storage_path, ident)}))
-            self.files.script('GET', storage_path, Reply(body=file_bytes(name)))
+        # "303 See Other" to a pre-signed URL of the storage host.
+        self.script_file_redirects('/api/v4/documents/%s/download.json', 303, 3600)
 
     def script_faults(self):
         """A 429 (Retry-After: 1) on the first page of matters, a 500 on the first page of bills."""
