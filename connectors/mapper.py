@@ -77,6 +77,8 @@ class FieldSpec:
     relation: str = None
     label: str = None
     size: int = None
+    # Lookups: the cells together are one id of an object identified by several columns.
+    key_separator: str = None
 
     def __post_init__(self):
         if self.value_map:
@@ -134,6 +136,9 @@ class Mapper:
         cells = [row.get(source) for source in spec.sources]
         if spec.transform == 'duration':
             return self._minutes_between(cells)
+        if spec.key_separator:
+            parts = [value_to_text(c).strip() for c in cells]
+            return spec.key_separator.join(parts) if all(parts) else None
         if spec.transform == 'concat':
             parts = [value_to_text(c).strip() for c in cells if not converters.is_empty(c)]
             return spec.separator.join(parts) if parts else None

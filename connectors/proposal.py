@@ -20,6 +20,7 @@ import difflib
 import re
 
 from . import converters
+from .mapper import value_to_text
 from .tabular import normalize_header
 
 # Concept -> header spellings seen in exports (normalised with normalize_header).
@@ -197,3 +198,47 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
     if info['type'] == 'selection':
         reason += ' (%d distinct: a dropdown)' % len(info['selection'])
     return Proposal(key, name, 'direct', 0.4, reason, new_type=info['type'], selection=info['selection'])
+
+
+# Id-like column names: "Patient ID", "Invoice #" (normalised "invoice"), "Line", "MRN".
+ID_LIKE = re.compile(r'(^|_)(id|number|no|num|nr|ref|reference|code|mrn|key|invoice|line|item|seq)$')
+# What joins the columns of a composite source id in the link table ("1001|2"): a character
+# id columns do not hold, so a single-column reference can still be told from the parts.
+KEY_SEPARATOR = '|'
+
+
+def guess_key_columns(keys, sample):
+    """The source id column(s) when the template names none.
+
+    One id-like column unique and never empty in the sample, else the
+    first pair of id-like columns whose joined values are: invoice lines that only an invoice number and a
+    line number tell apart.  ``[]`` when nothing identifies the rows.
+    """
+    def rank(key):
+        return (key != 'id', not key.endswith('_id'), keys.index(key))
+
+    def identifies(columns):
+        values = [source_id_of(row, columns) for row in sample]
+        return bool(values) and all(values) and len(set(values)) == len(values)
+
+    id_like = sorted((k for k in keys if ID_LIKE.search(k)), key=rank)
+    for key in id_like:
+        if identifies([key]):
+            return [key]
+    # Pairs of id-like columns only: an id paired with a name would hide real duplicates.
+    pairs = [(a, b) for i, a in enumerate(id_like) for b in id_like[i + 1:]]
+    for pair in pairs:
+        if identifies(list(pair)):
+            return sorted(pair, key=keys.index)
+    return []
+
+
+def key_columns(source_key):
+    """The columns of a stored source id setting ("invoice,line" -> ['invoice', 'line'])."""
+    return [c.strip() for c in (source_key or '').split(',') if c.strip()]
+
+
+def source_id_of(row, columns):
+    """The source id of ``row``: its id column, or the id columns joined; '' when one is empty."""
+    parts = [value_to_text(row.get(column)).strip() for column in columns]
+    return KEY_SEPARATOR.join(parts) if parts and all(parts) else ''

@@ -2,6 +2,7 @@
 from . import crm_migration_project
 from . import crm_migration_object
 from . import crm_migration_field
+from . import crm_migration_mapping_change
 from . import crm_migration_value_map
 from . import crm_migration_run
 from . import crm_migration_run_stat

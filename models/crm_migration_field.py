@@ -2,7 +2,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..connectors import mapper
+from ..connectors import mapper, proposal
 from ..connectors.tabular import normalize_header
 from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, WRITE_BACK_KEY, selection_keys
 # Written by the proposal itself: they do not change what loads.
@@ -151,9 +151,15 @@ class CrmMigrationField(models.Model):
         return lines
 
     def write(self, vals):
+        # Only a value that really changes asks for a new confirmation (x2many commands always do).
+        watched = set(vals) - PROPOSAL_ONLY_FIELDS
+        relational = {name for name in watched if self._fields[name].type in ('one2many', 'many2many')}
+        before = {line: {name: line[name] for name in watched - relational} for line in self}
         result = super().write(vals)
-        if set(vals) - PROPOSAL_ONLY_FIELDS:
-            self.project_id._mapping_changed()
+        changed = self if relational else self.filtered(
+            lambda line: any(line[name] != value for name, value in before[line].items()))
+        if changed:
+            changed.project_id._mapping_changed()
         return result
 
     def unlink(self):
@@ -229,5 +235,7 @@ class CrmMigrationField(models.Model):
                       else self.new_field_relation),
             label=self.target_description or self.target_field,
             size=self.max_length or None,
+            key_separator=(proposal.KEY_SEPARATOR if self.transform == 'lookup' and len(self._source_list()) > 1
+                           and len(self._source_list()) == len(self.lookup_object_id._key_columns()) else None),
         )
 

@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..connectors import mapper as mapping
+from ..connectors import proposal
 from ..services import actions
 from ..services.constants import DEFINITION_MODEL, LIVE_OPERATIONS
 
@@ -31,7 +32,9 @@ class CrmMigrationObject(models.Model):
     model_installed = fields.Boolean(compute='_compute_model_installed')
 
     # Source
-    source_key = fields.Char('Source id column', help="Column holding the record's id in the source.")
+    source_key = fields.Char('Source id column(s)', help="Column holding the record's id in the source; "
+                             "comma-separated columns when only together they identify a row (invoice number, "
+                             "line number): the link table then stores the values joined by '|'.")
     source_key_candidates = fields.Char(help="Comma-separated columns tried, in order, when a file is bound.")
     attachment_id = fields.Many2one('ir.attachment', string='Source file', ondelete='set null')
     sheet_name = fields.Char(help="Worksheet of an XLSX file.")
@@ -89,7 +92,7 @@ class CrmMigrationObject(models.Model):
     @api.depends('source_columns', 'field_ids.source_fields', 'field_ids.enabled', 'source_key')
     def _compute_unmapped_columns(self):
         for obj in self:
-            used = {obj.source_key}
+            used = set(obj._key_columns())
             for line in obj.field_ids.filtered('enabled'):
                 used.update(line._source_list())
             columns = [key for key, _label in (obj.source_columns or []) if key not in used]
@@ -125,9 +128,14 @@ class CrmMigrationObject(models.Model):
                     raise ValidationError(self.env._("%s is not a model name.", obj.target_model))
 
     def write(self, vals):
+        # Only a value that really changes asks for a new confirmation: a re-upload
+        # writing the same settings again leaves a reviewed project where it is.
+        watched = set(vals) & MAPPING_FIELDS
+        before = {obj: {name: obj[name] for name in watched} for obj in self} if watched else {}
         result = super().write(vals)
-        if set(vals) & MAPPING_FIELDS:
-            self.project_id._mapping_changed()
+        changed = self.filtered(lambda o: any(o[name] != value for name, value in before.get(o, {}).items()))
+        if changed:
+            changed.project_id._mapping_changed()
         return result
 
     # ------------------------------------------------------------------
@@ -192,6 +200,18 @@ class CrmMigrationObject(models.Model):
 
     def _header_keys(self):
         return [key for key, _label in (self.source_columns or [])]
+
+    def _key_columns(self):
+        return proposal.key_columns(self.source_key)
+
+    def _row_source_id(self, row):
+        """The source id of a row: its id column's value, or the id columns' values joined."""
+        return proposal.source_id_of(row, self._key_columns())
+
+    def _key_labels(self):
+        """The id column(s) as the file names them, for messages."""
+        labels = dict(self.source_columns or [])
+        return ', '.join(labels.get(c) or c for c in self._key_columns())
 
     def _candidate_list(self):
         return [c.strip() for c in (self.source_key_candidates or '').split(',') if c.strip()]

@@ -56,6 +56,11 @@ class CrmMigrationProject(models.Model):
     # waits for a sample to be approved (unless the project opts out).
     mapping_confirmed_by = fields.Many2one('res.users', readonly=True, copy=False)
     mapping_confirmed_date = fields.Datetime(readonly=True, copy=False)
+    # Where a migrated project (done, cutover) returns once its changed mapping is confirmed again.
+    state_before_change = fields.Char(readonly=True, copy=False)
+    mapping_change_ids = fields.One2many('crm.migration.mapping.change', 'project_id',
+                                         string='Proposed mapping changes')
+    open_change_count = fields.Integer(compute='_compute_open_change_count')
     audit_date = fields.Datetime(readonly=True, copy=False)
     sample_run_id = fields.Many2one('crm.migration.run', readonly=True, copy=False)
     approved_by = fields.Many2one('res.users', readonly=True, copy=False)
@@ -145,6 +150,11 @@ class CrmMigrationProject(models.Model):
     _check_delta_interval = models.Constraint('CHECK(delta_interval > 0)', 'The delta interval must be positive.')
     _check_sample_size = models.Constraint('CHECK(sample_size > 0)', 'The sample size must be positive.')
 
+    @api.depends('mapping_change_ids.state')
+    def _compute_open_change_count(self):
+        for project in self:
+            project.open_change_count = len(project.mapping_change_ids.filtered(lambda c: c.state == 'open'))
+
     def _compute_counts(self):
         Record = self.env['crm.migration.record']
         records = dict(Record._read_group([('project_id', 'in', self.ids)], ['project_id'], ['__count']))
@@ -207,7 +217,17 @@ class CrmMigrationProject(models.Model):
         self.check_access('write')  # managers only: users read, they never run
         for project in self:
             project._check_ready()
-            project.write({'state': 'mapped', 'mapping_confirmed_by': self.env.uid,
+            pending = self.env['crm.migration.mapping.change'].search_count([
+                ('project_id', '=', project.id), ('state', '=', 'open')])
+            if pending:
+                raise UserError(self.env._(
+                    "A new upload proposes %s mapping changes: accept or reject each (tab Proposed mapping "
+                    "changes) first.", pending))
+            # A migrated project goes back to where it was: its records stay, the next run or delta
+            # brings them in line with the confirmed mapping.
+            state = project.state_before_change if project.state == 'draft' and project.state_before_change \
+                else 'mapped'
+            project.write({'state': state, 'state_before_change': False, 'mapping_confirmed_by': self.env.uid,
                            'mapping_confirmed_date': fields.Datetime.now()})
         return True
 
@@ -372,6 +392,7 @@ class CrmMigrationProject(models.Model):
         """Pick up what changed in the source now, without waiting for the cron."""
         self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
+        self._check_confirmed()
         self._check_ready()
         run = self._create_run('delta')
         run._schedule()
@@ -441,9 +462,13 @@ class CrmMigrationProject(models.Model):
             raise UserError(self.env._("Run a sample, review its diff and approve it before the full run."))
 
     def _mapping_changed(self):
-        """A mapping edited after confirmation must be confirmed (and sampled) again."""
-        for project in self.filtered(lambda p: p.state in ('mapped', 'audited', 'sampled', 'approved')):
-            project.write({'state': 'draft', 'approved_by': False, 'approved_date': False})
+        """A mapping edited after confirmation must be confirmed (and sampled) again, in every state:
+        a cutover project stops its delta pickup until then. A running project is left to its run
+        (uploads are refused meanwhile)."""
+        for project in self.filtered(lambda p: p.state not in ('draft', 'running')):
+            migrated = project.state in ('done', 'cutover')
+            project.write({'state': 'draft', 'approved_by': False, 'approved_date': False,
+                           'state_before_change': project.state if migrated else False})
             project.message_post(body=self.env._("The mapping changed: confirm it again before loading."))
 
     def _check_ready(self):

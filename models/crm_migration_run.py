@@ -7,6 +7,7 @@ import time
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..connectors import proposal
 from ..connectors.exceptions import ConnectorError
 from ..services import actions, rollback, schema
 from ..services.loader import ObjectLoader, apply_totals, resolve_pending_links, run_pending_actions
@@ -44,7 +45,7 @@ class RowReader:
             if name in self.wanted:
                 wanted, key = self.wanted[name], self.keys.get(name)
                 rows = (row for row in self.source.iter_rows(source, since=self.since)
-                        if str(row.get(key, '')).strip() in wanted)
+                        if proposal.source_id_of(row, proposal.key_columns(key)) in wanted)
                 iterator = itertools.islice(rows, offset, None)
             elif cursor:
                 iterator = self.source.iter_rows(source, since=self.since, cursor=cursor, offset=cursor_index)

@@ -2,9 +2,9 @@
 """Pre-migration audit: read every row once, write nothing, report what needs a person.
 
 Findings become ``crm.migration.issue`` rows: duplicates (same e-mail, same
-name and date of birth, same source id twice, or an existing Odoo record with
-the e-mail), orphans (a reference to a record missing from its file),
-unmatched users (an owner e-mail no Odoo user has: the reconciliation queue),
+name and date of birth, same source id twice, or an Odoo record a person or
+another project made with the same match keys: see ``matching``), orphans
+(a reference to a record missing from its file), unmatched users (an owner e-mail no Odoo user has: the reconciliation queue),
 values too long for their target, invalid values (dates, numbers, e-mails,
 selections, unmapped statuses) and required targets left empty.  A decision
 already taken on an issue (resolved or accepted) survives a new audit.
@@ -14,8 +14,8 @@ import collections
 from odoo import fields
 
 from ..connectors import mapper as mapping
-from ..connectors.converters import is_empty
-from .constants import LIVE_OPERATIONS, owner_domain
+from . import matching
+from .constants import owner_domain
 from .loader import _dedup_key, build_mapper
 
 AUDIT_KINDS = ('duplicate', 'orphan', 'unmatched_user', 'too_long', 'invalid')
@@ -32,6 +32,7 @@ class Audit:
             ('project_id', '=', project.id), ('state', '!=', 'open')])}
         self.issues = {}
         self.ids = {}
+        self.existing = {}  # object name -> {source id: id of the Odoo record it already is}
         self.users = {}
         self.owner_rows = collections.Counter()
 
@@ -68,14 +69,18 @@ class Audit:
             (spec.target for spec in mapper.specs if spec.transform == 'email'), None)
         names_and_births = 'x_date_of_birth' in {spec.target for spec in mapper.specs} and obj.target_model == 'crm.lead'
         ids, first_by_key, first_by_person = set(), {}, {}
+        # Rows an Odoo record may already stand for (a person's, an earlier project's): by match keys.
+        keys = matching.match_keys(obj)
+        key_fields = {name for key in keys for name in key}
+        keyed = []
         for row in source.iter_rows(obj._source_name()):
             if not obj._row_matches(row):
                 continue
-            source_id = mapping.value_to_text(row.get(obj.source_key)).strip() if obj.source_key else ''
+            source_id = obj._row_source_id(row) if obj.source_key else ''
             if not source_id:
                 self.add(obj, 'invalid', 'line %s' % row.get('_line_nr'), env._(
-                    "Line %(line)s has no value in the id column %(column)s.",
-                    line=row.get('_line_nr'), column=obj.source_key))
+                    "Line %(line)s has no value in the id column(s) %(column)s.",
+                    line=row.get('_line_nr'), column=obj._key_labels()))
                 continue
             if source_id in ids:
                 self.add(obj, 'duplicate', source_id, env._("Source id %s appears twice in the file.", source_id))
@@ -90,6 +95,8 @@ class Audit:
                 self.add(obj, 'too_long', source_id, '; '.join(too_long))
             for value in values.values():
                 self.check_reference(obj, source_id, value)
+            if key_fields:
+                keyed.append((source_id, {name: self.existing_ref(values.get(name)) for name in key_fields}))
             key = _dedup_key(values.get(dedup_field)) if dedup_field else None
             if key:
                 if key in first_by_key:
@@ -108,8 +115,19 @@ class Audit:
                 else:
                     first_by_person[person] = source_id
         self.ids[obj.name] = ids
-        if obj.dedup_field and first_by_key and not obj.match_existing:
-            self.check_existing(obj, dedup_field, first_by_key)
+        if keyed and not obj.match_existing and obj.create_records:
+            found = matching.find_existing(obj, keyed, keys)
+            for source_id, (record, key) in found.items():
+                self.add(obj, 'duplicate', source_id, matching.describe(obj, record, key),
+                         res_model=obj.target_model, res_id=record.id)
+            self.existing[obj.name] = {source_id: record.id for source_id, (record, _key) in found.items()}
+
+    def existing_ref(self, value):
+        """A reference to a row an existing record stands for, as that record's id: an invoice line
+        is the same line when its invoice is an existing order. Other references match nothing yet."""
+        if isinstance(value, mapping.LookupRef):
+            return self.existing.get(value.object, {}).get(value.source_id)
+        return value
 
     def check_reference(self, obj, source_id, value):
         for ref in (value if isinstance(value, list) else [value]):
@@ -125,22 +143,6 @@ class Audit:
                     self.owner_rows[login] += 1
                     self.add(obj, 'unmatched_user', login, '')
 
-    def check_existing(self, obj, field, first_by_key):
-        Model = self.env[obj.target_model].with_context(active_test=False)
-        ours = set(self.env['crm.migration.record'].search([
-            ('object_id', '=', obj.id), ('res_model', '=', obj.target_model),
-            ('operation', 'in', LIVE_OPERATIONS)]).mapped('res_id'))
-        keys = list(first_by_key)
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start:start + 1000]
-            for record in Model.search_fetch([(field, 'in', chunk)], [field]):
-                key = _dedup_key(record[field])
-                if record.id in ours or key not in first_by_key or is_empty(record[field]):
-                    continue
-                self.add(obj, 'duplicate', first_by_key[key], self.env._(
-                    "%(field)s %(value)s already belongs to %(record)s in Odoo: use it, create a separate "
-                    "record, or skip.", field=field, value=record[field], record=record.display_name),
-                    res_model=obj.target_model, res_id=record.id)
 
 
 def run_audit(project):

@@ -6,8 +6,6 @@ by synonym, name or similarity, else a new x_ field typed from its values.
 Every line says why it was proposed and how sure the proposal is; nothing
 loads until a person confirms the mapping on the project.
 """
-import re
-
 from odoo.models import MAGIC_COLUMNS
 
 from ..connectors import converters, proposal
@@ -67,12 +65,25 @@ def importable_fields(env, model):
     return result
 
 
+def is_reviewed(obj):
+    """True once a person confirmed a mapping this object was bound for: a new upload keeps it."""
+    # API sources: a sample only shows the fields its rows fill, so "a column gone" means nothing there.
+    project = obj.project_id
+    return bool(obj.source_columns and project.mapping_confirmed_date and project._is_file_source())
+
+
 def bind_table(obj, attachment, table, sheet=None):
-    """Attach ``table`` to ``obj`` and adapt the mapping lines to its header."""
+    """Attach ``table`` to ``obj`` and adapt the mapping lines to its header.
+
+    A reviewed object keeps its mapping as it is (id columns, re-pointed and
+    disabled lines, value maps, defaults): what the new header calls for is
+    proposed as ``crm.migration.mapping.change`` rows instead.
+    """
     headers = table.headers()
     keys = [key for key, _label in headers]
     labels = dict(headers)
     sample = table.sample(PROFILE_ROWS)
+    reviewed, previous = is_reviewed(obj), obj._header_keys()
     obj.write({
         'attachment_id': attachment.id if attachment else False,
         'sheet_name': sheet or False,
@@ -80,9 +91,14 @@ def bind_table(obj, attachment, table, sheet=None):
         'row_count': table.count(),
     })
     _detect_date_order(obj.project_id, sample)
-    key = next((c for c in obj._candidate_list() if c in keys), None) or _guess_key(keys, sample)
-    obj.source_key = key or False
-    used = {key} if key else set()
+    if reviewed:
+        propose_changes(obj, headers, sample, previous)
+        return
+    key = next((c for c in obj._candidate_list() if c in keys), None)
+    key = key or ','.join(proposal.guess_key_columns(keys, sample))
+    if obj.source_key != (key or False):
+        obj.source_key = key or False
+    used = set(obj._key_columns())
     concepts = {c: proposal.concept_of(labels[c]) or proposal.concept_of(c) for c in keys}
     # Pass 1 claims every column a template line lists, pass 2 lets lines
     # still missing a column find one by synonym among the unclaimed.
@@ -94,7 +110,60 @@ def bind_table(obj, attachment, table, sheet=None):
     # Deletions only carry ids, definitions are read into other objects' lines, and the columns of
     # a table read by several objects are proposed to the object that owns it: nothing to propose.
     if not (obj.deletes_object_id or obj.source_object) and obj.target_model != DEFINITION_MODEL:
-        _propose_other_columns(obj, headers, sample, used)
+        lines = _proposed_lines(obj, headers, sample, used)
+        if lines:
+            obj.env['crm.migration.field'].create(lines)
+
+
+def propose_changes(obj, headers, sample, previous):
+    """List what a new header of a reviewed object calls for; the mapping itself stays.
+
+    Open proposals are recomputed against the current mapping; decided ones
+    are kept, so a rejected new column is not proposed again.
+    """
+    env = obj.env
+    Change = env['crm.migration.mapping.change']
+    keys = [key for key, _label in headers]
+    labels = dict(headers)
+    changes = Change.search([('object_id', '=', obj.id)])
+    decided = {(c.kind, c.column) for c in changes if c.state != 'open'}
+    changes.filtered(lambda c: c.state == 'open').unlink()
+    proposals = []
+    missing_key = [c for c in obj._key_columns() if c not in keys]
+    if missing_key and ('missing_key', ','.join(missing_key)) not in decided:
+        new_key = ','.join(proposal.guess_key_columns(keys, sample))
+        proposals.append({
+            'object_id': obj.id, 'kind': 'missing_key', 'column': ','.join(missing_key), 'new_key': new_key or False,
+            'description': env._("The id column(s) %(old)s are gone: identify rows by %(new)s.",
+                                 old=obj._key_labels(), new=', '.join(labels.get(c, c) for c in new_key.split(','))
+                                 if new_key else env._('(to choose)')),
+        })
+    for line in obj.field_ids.filtered('enabled'):
+        for column in line._source_list():
+            if column not in keys and ('missing_column', column) not in decided:
+                proposals.append({
+                    'object_id': obj.id, 'kind': 'missing_column', 'column': column, 'field_id': line.id,
+                    'description': env._("Column %(column)s is gone: stop mapping it to %(target)s.",
+                                         column=column, target=line.target_field),
+                })
+    if not (obj.deletes_object_id or obj.source_object) and obj.target_model != DEFINITION_MODEL:
+        # Only what is new since the last upload: a column of the reviewed header left unmapped stays so.
+        used = set(previous) | set(obj._key_columns()) | {c for line in obj.field_ids for c in line._source_list()}
+        used |= {column for kind, column in decided if kind == 'new_column'}
+        for line in _proposed_lines(obj, headers, sample, used):
+            column = line['source_fields']
+            proposals.append({
+                'object_id': obj.id, 'kind': 'new_column', 'column': column, 'column_label': labels.get(column),
+                'line_values': line,
+                'description': env._("New column %(column)s: map it to %(target)s (%(reason)s).",
+                                     column=labels.get(column) or column, target=line['target_field'],
+                                     reason=line['reason']),
+            })
+    for values in proposals:
+        values.setdefault('column_label', labels.get(values['column']) or values['column'])
+    if proposals:
+        Change.create(proposals)
+        obj.project_id._mapping_changed()
 
 
 def _template_columns(line, keys):
@@ -140,22 +209,8 @@ def _bind_line(line, plan, labels, concepts, used):
             "No column of the file matches (%s)", ', '.join(g[0] for g in groups))})
 
 
-ID_LIKE = re.compile(r'(^|_)(id|number|no|num|nr|ref|reference|code|mrn|key)$')
-
-
-def _guess_key(keys, sample):
-    """A source id column when the template names none: id-like name, unique and never empty in the sample."""
-    def rank(key):
-        return (key != 'id', not key.endswith('_id'), keys.index(key))
-
-    for key in sorted((k for k in keys if ID_LIKE.search(k)), key=rank):
-        values = [row.get(key) for row in sample]
-        if values and all(not converters.is_empty(v) for v in values) and len(set(map(str, values))) == len(values):
-            return key
-    return None
-
-
-def _propose_other_columns(obj, headers, sample, used):
+def _proposed_lines(obj, headers, sample, used):
+    """The mapping lines (values to create) proposed for the columns not in ``used``."""
     env = obj.env
     targets = importable_fields(env, obj.target_model)
     taken = set(obj.field_ids.filtered('enabled').mapped('target_field'))
@@ -201,8 +256,7 @@ def _propose_other_columns(obj, headers, sample, used):
         lines.append(line)
         taken.add(found.target)
         all_targets.add(found.target)
-    if lines:
-        env['crm.migration.field'].create(lines)
+    return lines
 
 
 def _guess_value_map(env, model, target, values):

@@ -39,7 +39,7 @@ def build_inventory(project):
         if reason:
             objects.append({'object': obj.name, 'label': obj.label, 'target_model': obj.target_model,
                             'reason': reason})
-        used = {obj.source_key}
+        used = set(obj._key_columns())
         for line in active_lines(obj):
             used.update(line._source_list())
         for key, label in (obj.source_columns or []):

@@ -20,7 +20,7 @@ from odoo.tools import SQL, email_normalize
 
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
-from . import diff
+from . import diff, matching
 from .constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, LIVE_OPERATIONS, like_exact, owner_domain
 
 _logger = logging.getLogger(__name__)
@@ -119,6 +119,9 @@ class ObjectLoader:
         settings = [project.source_tz, project.date_order, project.detected_date_order,
                     project.decimal_separator, project.fallback_product_id.id]
         self.signature = hashlib.sha1((obj._mapping_signature() + json.dumps(settings)).encode()).hexdigest()
+        # Only the columns the mapping reads make a row changed: a column added to the export (or
+        # gone) that nothing maps must not rewrite every record on the next pickup.
+        self.read_columns = sorted(set(obj._key_columns()) | {c for line in lines for c in line._source_list()})
         self.reference_fields = [name for name, field in self.Model._fields.items()
                                  if field.type == 'many2one_reference' and name in
                                  {line.target_field for line in lines}]
@@ -166,7 +169,7 @@ class ObjectLoader:
         cannot be archived is left as it is and the link says so.
         """
         base = self.obj.deletes_object_id
-        source_ids = [mapping.value_to_text(row.get(self.obj.source_key)).strip() for row in rows]
+        source_ids = [self.obj._row_source_id(row) for row in rows]
         links = self.Record.search([('object_id', '=', base.id), ('source_id', 'in', source_ids),
                                     ('res_model', '=', base.target_model), ('operation', 'in', LIVE_OPERATIONS)])
         counts = {'read': len(rows), 'skipped': len(rows) - len(links)}
@@ -197,15 +200,14 @@ class ObjectLoader:
         key = self.obj.source_key
         entries, seen = [], {}
         for row in rows:
-            raw = row.get(key) if key else None
-            source_id = mapping.value_to_text(raw).strip()
+            source_id = self.obj._row_source_id(row) if key else ''
             entry = Entry(row, source_id or 'line %d' % (row.get('_line_nr') or 0))
             entries.append(entry)
             if not key:
                 entry.fail(self.env._("The object has no source id column; set one before loading."))
             elif not source_id:
-                entry.fail(self.env._("The id column %(column)s is empty on line %(line)s.",
-                                      column=key, line=entry.line_nr))
+                entry.fail(self.env._("Line %(line)s has no value in the id column(s) %(column)s.",
+                                      column=self.obj._key_labels(), line=entry.line_nr))
             elif source_id in seen:
                 entry.fail(self.env._("Source id %(id)s appears twice: lines %(first)s and %(line)s.",
                                       id=source_id, first=seen[source_id], line=entry.line_nr))
@@ -215,7 +217,7 @@ class ObjectLoader:
                 # Bookkeeping keys (_line_nr, an API page _cursor whose token
                 # changes between runs) are not data: they must not make an
                 # unchanged row look changed.
-                payload = {k: v for k, v in row.items() if not k.startswith('_')}
+                payload = {k: row.get(k) for k in self.read_columns if not k.startswith('_')}
                 entry.checksum = hashlib.sha1(
                     (json.dumps(payload, sort_keys=True, default=str) + self.signature).encode()).hexdigest()
         links = self.Record.search([
@@ -401,7 +403,24 @@ class ObjectLoader:
             ], ['source_id', 'res_model', 'res_id'])
             for link in links:
                 resolved[mapping.LookupRef(object_name, link.source_id)] = (link.res_model, link.res_id)
+            if len(obj._key_columns()) > 1:
+                self._resolve_partial_ids(obj, source_ids, resolved)
         return resolved
+
+    def _resolve_partial_ids(self, obj, source_ids, resolved):
+        """A reference naming only the first id column(s) of a composite-id object (an invoice
+        number for an object identified by invoice number and line) resolves when exactly one
+        record starts so; several are ambiguous and stay unresolved (the row fails, saying so)."""
+        for source_id in source_ids:
+            ref = mapping.LookupRef(obj.name, source_id)
+            if ref in resolved:
+                continue
+            links = self.Record.search_fetch([
+                ('object_id', '=', obj.id), ('source_id', '=like', like_exact(source_id) + '|%'),
+                ('res_model', '=', obj.target_model), ('operation', 'in', LIVE_OPERATIONS),
+            ], ['res_model', 'res_id'], limit=2)
+            if len(links) == 1:
+                resolved[ref] = (links.res_model, links.res_id)
 
     def _lead_partner(self, object_name, source_id, lead_id):
         """The contact of a migrated lead, created (and recorded) when it has none.
@@ -583,10 +602,12 @@ class ObjectLoader:
             elif issue.resolution == 'merge' and self._merge_target(issue):
                 entry.outcome, entry.res_id = 'linked', self._merge_target(issue)
                 entry.message = self.env._("Linked to the existing record (duplicate resolved as merge).")
+        if not self.obj.match_existing and self.obj.create_records:
+            self._hold_existing([e for e in candidates if e not in decided])
         field_name = self.obj.dedup_field
         if not field_name or field_name not in self.Model._fields:
             return
-        candidates = [e for e in candidates if e not in decided]
+        candidates = [e for e in candidates if e not in decided and not e.outcome]
         keys = {e: _dedup_key(e.values.get(field_name)) for e in candidates}
         wanted = {k for k in keys.values() if k}
         if not wanted:
@@ -639,6 +660,21 @@ class ObjectLoader:
             entry.outcome, entry.message = 'skipped', message
             self._issue('duplicate', entry.source_id, message, related=related,
                         res_model=self.obj.target_model, res_id=res_id)
+
+    def _hold_existing(self, entries):
+        """Hold back rows an Odoo record not migrated by this project already stands for, by the
+        object's other match keys (the duplicate key is compared below): a second project on the
+        same data, or a re-created one, never creates them again unasked."""
+        keys = [key for key in matching.match_keys(self.obj) if key != (self.obj.dedup_field,)]
+        found = matching.find_existing(self.obj, [(e.source_id, e.values) for e in entries], keys) if keys else {}
+        for entry in entries:
+            if entry.source_id not in found:
+                continue
+            record, key = found[entry.source_id]
+            message = matching.describe(self.obj, record, key)
+            entry.outcome = 'skipped'
+            entry.message = self.env._("Held back: %s Resolve the issue, then rerun.", message)
+            self._issue('duplicate', entry.source_id, message, res_model=self.obj.target_model, res_id=record.id)
 
     def _merge_target(self, issue):
         if issue.res_id:

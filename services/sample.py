@@ -27,7 +27,7 @@ def select_sample(project, size):
         covered, chosen, seen = set(), picked[obj.name], set()
         spread = 0
         for index, row in enumerate(source.iter_rows(obj._source_name())):
-            source_id = mapping.value_to_text(row.get(obj.source_key)).strip()
+            source_id = obj._row_source_id(row)
             if not source_id or not obj._row_matches(row):
                 continue
             seen.add(source_id)

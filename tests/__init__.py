@@ -15,3 +15,4 @@ from . import test_api_migration
 from . import test_regressions
 from . import test_audit_trail_rollback
 from . import test_clio_rates
+from . import test_reupload

@@ -58,12 +58,18 @@ class CrmMigrationUpload(models.TransientModel):
                 tables = tabular.open_tables(attachment.name, project._attachment_opener(attachment))
                 for table in tables:
                     headers = table.headers()
-                    obj = binding.detect_object(project, table.label, [k for k, _l in headers], taken)
+                    sheet = getattr(table, 'sheet', False) or False
+                    # The same file again (same name: the same stored attachment) stays with the object it was
+                    # bound to, whatever its columns say now.
+                    obj = project.object_ids.filtered(
+                        lambda o, a=attachment, s=sheet: o.attachment_id == a and (o.sheet_name or False) == s
+                        and not o.source_object and o not in taken)[:1] \
+                        or binding.detect_object(project, table.label, [k for k, _l in headers], taken)
                     taken.add(obj)
                     lines.append({
                         'sequence': len(lines),
                         'attachment_id': attachment.id,
-                        'sheet_name': getattr(table, 'sheet', False) or False,
+                        'sheet_name': sheet,
                         'table_name': table.label,
                         'object_id': obj.id,
                         'row_count': table.count(),
@@ -86,7 +92,11 @@ class CrmMigrationUpload(models.TransientModel):
         """Bind each table to its object and propose the mapping of its columns (to review and confirm)."""
         self.ensure_one()
         project = self.project_id
+        if project.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
+            raise UserError(self.env._("A run of this project is queued or running: upload when it has finished."))
         chosen = self.line_ids.filtered('object_id')
+        # Bound before under a mapping a person confirmed: whether it loads stays their choice.
+        reviewed = project.object_ids.filtered(binding.is_reviewed)
         if len(chosen.object_id) != len(chosen):
             raise UserError(self.env._("Two tables load as the same object; keep one per object."))
         tables = {}
@@ -110,7 +120,7 @@ class CrmMigrationUpload(models.TransientModel):
             binding.bind_table(obj, primary.attachment_id, table, primary.sheet_name)
             bound |= obj
         (project.object_ids - bound).filtered(lambda o: not o.attachment_id).write({'enabled': False})
-        bound.write({'enabled': True})
+        (bound - reviewed).filtered(lambda o: not o.enabled).write({'enabled': True})
         project._apply_field_definitions(
             {obj: tables[obj].iter_rows() for obj in definitions.definition_objects(project) & chosen.object_id},
             api=False)
