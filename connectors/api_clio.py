@@ -72,6 +72,13 @@ ACTIVITY_RATE_FIELDS = (
 ACTIVITY_DESCRIPTION_FIELDS = (
     'id,name,category_type,type,default,created_at,updated_at,rate{amount,non_billable_amount,type,hierarchy}')
 # Columns added to each contact from its client rates (read once from /activity_rates.json).
+# Transaction types that name a direction (Clio's own words and the usual ledger ones);
+# any other type takes its direction from the amount's sign.
+DIRECTION_WORDS = {
+    'inbound': ('deposit', 'receipt', 'trust request', 'funds in', 'interest', 'transfer in', 'credit'),
+    'outbound': ('withdrawal', 'disbursement', 'bill payment', 'payment', 'refund', 'transfer out', 'funds out',
+                 'bank fee', 'fee', 'debit'),
+}
 CLIENT_RATE_COLUMNS = 'client_rate client_rate_flat client_rate_count client_rates rate_pricelist_name'
 CALENDAR_FIELDS = (
     'id,summary,description,location,start_at,end_at,all_day,recurrence_rule,created_at,updated_at,'
@@ -140,7 +147,7 @@ class ClioSource(ApiSource):
         # Trust requests are POST-only in v4; the trust ledger is listed here.
         _object('bank_transactions', 'Bank and trust transactions', '/bank_transactions.json',
                 BANK_TRANSACTION_FIELDS, columns(
-                    'id date amount currency description transaction_type funds_in funds_out '
+                    'id date amount currency description transaction_type direction funds_in funds_out '
                     'bank_account_id bank_account_name matter_id client_id client_name '
                     'created_at updated_at')),
     )
@@ -236,6 +243,10 @@ class ClioSource(ApiSource):
             row.update(self._client_rate_columns(row))
         if spec.name == 'documents':
             row['download_ref'] = '' if record.get('deleted_at') else row.get('id', '')
+        if spec.name == 'bank_transactions':
+            row['direction'] = transaction_direction(row)
+        if spec.name == 'bills' and isinstance(row.get('paid'), bool):
+            row['paid'] = paid_amount(row)
         return row
 
     def _picklist_labels(self):
@@ -324,6 +335,40 @@ class ClioSource(ApiSource):
         if not ref:
             raise ConnectorError('Clio: no document to download (deleted documents have no content).')
         return self.http.download(self.http.url('/documents/%s/download.json' % ref))
+
+
+def transaction_direction(row):
+    """``inbound`` / ``outbound`` of a trust or bank entry: its type when the type says it,
+    else the sign of ``amount`` (Clio lists a withdrawal as a negative amount), else which of
+    ``funds_in`` / ``funds_out`` is set; ``''`` when nothing tells."""
+    kind = ' '.join(str(row.get('transaction_type') or '').replace('_', ' ').split()).casefold()
+    for direction, words in DIRECTION_WORDS.items():
+        if kind in words:
+            return direction
+    for key, positive, negative in (('amount', 'inbound', 'outbound'), ('funds_in', 'inbound', None),
+                                    ('funds_out', 'outbound', None)):
+        try:
+            number = float(row.get(key) or 0)
+        except (TypeError, ValueError):
+            continue
+        if number > 0:
+            return positive
+        if number < 0 and negative:
+            return negative
+    return ''
+
+
+def paid_amount(row):
+    """The amount paid on a bill whose ``paid`` came as a yes/no flag: what its total and
+    balance say (a partly paid bill included), else all of the total or nothing."""
+    try:
+        total = float(row.get('total') or 0)
+    except (TypeError, ValueError):
+        total = 0.0
+    try:
+        return round(total - float(row['balance']), 2)
+    except (KeyError, TypeError, ValueError):
+        return total if row.get('paid') else 0.0
 
 
 def _missing_permission(error):

@@ -113,6 +113,23 @@ CONCEPT_VALUES = {
 }
 
 
+# Concepts whose values are text whatever a sample holds: a sample of number-like
+# surnames must not type ``last_name`` as an integer, nor five first names as a dropdown.
+TEXT_CONCEPTS = {'first_name', 'last_name', 'full_name', 'email', 'phone', 'mobile', 'street', 'street2',
+                 'city', 'zip', 'company', 'job_title', 'website', 'notes'}
+FREE_TEXT_CONCEPTS = {'notes'}
+
+
+def known_text_type(key, concept):
+    """``'char'``/``'text'`` when the column's meaning fixes its type (names, e-mails, phones,
+    ids, free text), else None: the sample decides."""
+    if concept in FREE_TEXT_CONCEPTS:
+        return 'text'
+    if concept in TEXT_CONCEPTS or key == 'id' or key.endswith(('_id', '_ids')):
+        return 'char'
+    return None
+
+
 def values_fit(concept, info):
     """True when the column's values can be what ``concept`` names (no values: no objection)."""
     check = CONCEPT_VALUES.get(concept)
@@ -148,6 +165,9 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
     """
     key = normalize_header(column)
     info = profile(values)
+    fixed = known_text_type(key, concept_of(label or column))
+    if fixed and info['type'] not in ('char', 'text'):
+        info = dict(info, type=fixed, selection=())
     for line in template_lines:
         if key in line.candidates:
             return Proposal(key, line.target, line.transform, 1.0,
@@ -195,6 +215,9 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
                             % (info['phones'] * 100))
     name = ('x_' + key)[:63]
     reason = 'no field of %s matches; a new %s field, typed from %d values' % (model, info['type'], info['filled'])
+    if fixed:
+        reason = 'no field of %s matches; a new %s field: the column holds %s whatever the sample shows' % (
+            model, info['type'], 'an id' if fixed == 'char' and not concept_of(label or column) else 'text')
     if info['type'] == 'selection':
         reason += ' (%d distinct: a dropdown)' % len(info['selection'])
     return Proposal(key, name, 'direct', 0.4, reason, new_type=info['type'], selection=info['selection'])

@@ -2,6 +2,8 @@
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from ..services.constants import DATA_READERS
+
 
 class CrmMigrationIssue(models.Model):
     """A finding that needs a person: a duplicate, an orphan, an unmatched user..."""
@@ -20,12 +22,14 @@ class CrmMigrationIssue(models.Model):
         ('too_long', 'Value too long'),
         ('invalid', 'Invalid value'),
         ('missing_file', 'Missing file'),
+        ('unmapped_value', 'Value not in a value map'),
+        ('unmatched_product', 'Service without product'),
     ], required=True)
     source_id = fields.Char(index=True)
     related_source_id = fields.Char(help="The other source record concerned (the first of a duplicate pair).")
     res_model = fields.Char()
     res_id = fields.Many2oneReference(model_field='res_model')
-    message = fields.Text(required=True)
+    message = fields.Text(required=True, groups=DATA_READERS)  # names e-mails, names, dates of the rows
     blocking = fields.Boolean(default=True)
     state = fields.Selection([
         ('open', 'Open'), ('resolved', 'Resolved'), ('accepted', 'Accepted'),
@@ -58,6 +62,14 @@ class CrmMigrationIssue(models.Model):
 
     def action_skip(self):
         self.action_resolve('skip')
+
+    def action_create_user(self):
+        """Unmatched user: the next run creates this source user in Odoo (no access rights beyond the default)."""
+        self.write({'state': 'resolved', 'resolution': 'create', 'user_id': False})
+
+    def action_leave_unassigned(self):
+        """Unmatched user: the records pointing to this source user land with the field empty."""
+        self.write({'state': 'resolved', 'resolution': 'skip', 'user_id': False})
 
     def action_accept(self):
         self.write({'state': 'accepted'})

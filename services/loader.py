@@ -18,10 +18,12 @@ from odoo import fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, email_normalize
 
+from ..connectors import converters
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
-from . import diff, matching
-from .constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, LIVE_OPERATIONS, like_exact, owner_domain
+from . import diff, fast_defaults, lead_contacts, matching
+from .constants import (ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, LIVE_OPERATIONS, OWNER_DOMAIN, like_exact,
+                        owner_domain)
 
 _logger = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ IMPORT_CONTEXT = {
 # with its lead makes crm post "meeting scheduled" on the lead, dated today,
 # which is not history.
 DEFERRED_ON_CREATE = {'calendar.event': ('opportunity_id',)}
+# Records a salesperson works from: one the source leaves unassigned gets the
+# project's default salesperson instead of the user running the load.
+OWNED_MODELS = ('crm.lead', 'sale.order')
 # Errors a bad row raises from the ORM; anything else is a bug or an outage
 # and must stop the run rather than be written off as a row failure.
 ROW_ERRORS = (ValueError, TypeError, UserError, ValidationError, AccessError, ConnectorError,
@@ -147,11 +152,10 @@ class ObjectLoader:
         if writable:
             self._write(writable)
             if self.obj.create_partner and self.obj.target_model == 'crm.lead':
-                for entry in writable:
-                    if entry.outcome == 'created':
-                        self._lead_partner(self.obj.name, entry.source_id, entry.res_id)
+                lead_contacts.create_lead_partners(
+                    self, [e for e in writable if e.outcome == 'created'], IMPORT_CONTEXT)
             self._write_back([e for e in writable if e.writes_back and e.outcome in ('created', 'updated')])
-            diffs, counts['mismatch'] = diff.compare_entries(self, writable, store=self.run.kind == 'sample')
+            diffs, counts['mismatch'] = diff.compare_entries(self, writable)
             if diffs:
                 self.env['crm.migration.diff'].create(diffs)
         self._record(entries)
@@ -358,6 +362,8 @@ class ObjectLoader:
             # file): linked once the whole object has loaded.
             entry.pending[field.name] = ref.source_id
             return None
+        if link is None and ref.object in self._match_only_objects():
+            return self._unassigned(entry, field, ref)
         if link is None:
             message = self.env._(
                 "%(field)s: %(object)s %(id)s was not migrated (missing from its file, or failed).",
@@ -387,6 +393,31 @@ class ObjectLoader:
             "%(field)s links to %(model)s but %(object)s were loaded as %(loaded)s.",
             field=label, model=field.comodel_name, object=ref.object, loaded=res_model)))
         return None
+
+    def _match_only_objects(self):
+        """``{object name: source ids left unassigned on purpose}`` of the match-only objects (users)."""
+        if getattr(self, '_match_only', None) is None:
+            objects = self.project.object_ids.filtered(lambda o: not o.create_records)
+            self._match_only = {obj.name: set() for obj in objects}
+            for issue in self.env['crm.migration.issue'].search([
+                    ('object_id', 'in', objects.ids), ('kind', '=', 'unmatched_user'), ('user_id', '=', False),
+                    '|', ('state', '=', 'accepted'), ('resolution', '=', 'skip')]):
+                self._match_only[issue.object_id.name].add(issue.source_id)
+        return self._match_only
+
+    def _unassigned(self, entry, field, ref):
+        """A source user with no Odoo user: the field stays empty and the row lands.
+
+        The audit raised one reconciliation issue per such user; until it is
+        decided the row is retried, so a user picked later still reaches it.
+        Left unassigned, it is not retried: a rerun of the same source stays quiet.
+        """
+        decided = ref.source_id in self._match_only_objects()[ref.object]
+        entry.problems.append(mapping.Problem(field.name, self.env._(
+            "%(field)s: %(object)s %(id)s has no Odoo record; left unassigned.",
+            field=field.string, object=ref.object, id=ref.source_id), blocking=False, retry=not decided))
+        # False, not None: an omitted owner would take Odoo's default (the user running the cron).
+        return False if field.type == 'many2one' else None
 
     def _resolve_lookups(self, refs):
         by_object = {}
@@ -524,6 +555,26 @@ class ObjectLoader:
                 self.env._("no Odoo user has the login or e-mail %r", ref.login)
         return resolved
 
+    def _lost_wins(self, entry):
+        """A lead mapped both won and lost (a Cliniko appointment arrived *and* cancelled or no-show).
+
+        Odoo refuses it ("A lead in a Won stage cannot be lost"). Lost wins, as a clinic
+        reads it: the cancellation or no-show is the explicit, dated decision with a
+        reason, the arrival flag the leftover; the lead keeps its lost reason and
+        goes to the first stage that is not won.
+        """
+        values = entry.values
+        lost = values.get('active') is False
+        stage = self.env['crm.stage'].browse(values['stage_id']) if isinstance(values.get('stage_id'), int) else None
+        if not (lost and stage and stage.is_won):
+            return
+        open_stage = self.env['crm.stage'].search([('is_won', '=', False)], order='sequence, id', limit=1)
+        values['stage_id'] = open_stage.id
+        values.pop('probability', None)
+        entry.problems.append(mapping.Problem('stage_id', self.env._(
+            "Both won (%(won)s) and lost: lost wins, the lead keeps its lost reason in stage %(stage)s.",
+            won=stage.name, stage=open_stage.name), blocking=False))
+
     def _resolve_products(self, refs):
         resolved = {}
         Product = self.env['product.product']
@@ -535,6 +586,8 @@ class ObjectLoader:
 
     def _adapt(self, entry):
         """Target-specific rules the generic mapping cannot express."""
+        if self.obj.target_model == 'crm.lead':
+            self._lost_wins(entry)
         if self.obj.target_model == 'sale.order.line':
             values = entry.values
             if not values.get('product_id'):
@@ -706,6 +759,21 @@ class ObjectLoader:
             else:
                 entry.outcome = 'create'
                 entry.values = {k: v for k, v in entry.values.items() if v is not None}
+            self._default_owner(entry)
+
+    def _default_owner(self, entry):
+        """A lead or order the source leaves unassigned goes to the project's default salesperson.
+
+        Left to the ORM, ``user_id`` defaults to whoever runs the load -- OdooBot under
+        the cron -- and nobody finds the record in *My Pipeline*.  An update only
+        replaces an owner the source itself empties, never one a user picked since.
+        """
+        if self.obj.target_model not in OWNED_MODELS or 'user_id' not in self.Model._fields:
+            return
+        if entry.outcome == 'create' and not entry.values.get('user_id'):
+            entry.values['user_id'] = self.project._default_owner().id or False
+        elif entry.outcome == 'update' and 'user_id' in entry.values and not entry.values['user_id']:
+            entry.values['user_id'] = self.project._default_owner().id or False
 
     def _hold_unmatched(self, entry):
         """Match-only objects (users): no record is created, a person links the row."""
@@ -716,6 +784,8 @@ class ObjectLoader:
             entry.outcome, entry.res_id = 'linked', picked.user_id.id
             entry.message = self.env._("Linked to %s, picked on the issue.", picked.user_id.name)
             return
+        if self._create_user_decided(entry):
+            return
         key = entry.values.get(self.obj.dedup_field) or entry.source_id
         kind = 'unmatched_user' if self.obj.target_model == 'res.users' else 'orphan'
         message = self.env._(
@@ -724,6 +794,18 @@ class ObjectLoader:
             field=self.obj.dedup_field or 'id', value=key)
         entry.outcome, entry.message = 'skipped', message
         self._issue(kind, entry.source_id, message)
+
+    def _create_user_decided(self, entry):
+        """*Create user* on the audit's issue: this one source user becomes an Odoo user."""
+        if self.obj.target_model != 'res.users' or not self.env['crm.migration.issue'].search_count([
+                ('object_id', '=', self.obj.id), ('kind', '=', 'unmatched_user'), ('source_id', '=', entry.source_id),
+                ('state', '=', 'resolved'), ('resolution', '=', 'create')], limit=1):
+            return False
+        values = {k: v for k, v in entry.values.items() if v is not None}
+        values.setdefault('login', values.get('email') or 'migrated-user-%s' % entry.source_id)
+        values.setdefault('name', source_person_name(entry.row) or values['login'])
+        entry.outcome, entry.values = 'create', values
+        return True
 
     # ------------------------------------------------------------------
     # Writing
@@ -755,7 +837,8 @@ class ObjectLoader:
         creates = [e for e in entries if e.outcome in ('create', 'created')]
         if creates:
             deferred = DEFERRED_ON_CREATE.get(self.obj.target_model, ()) + ('create_date',)
-            records = self.Model.create([{k: v for k, v in e.values.items() if k not in deferred} for e in creates])
+            records = self.Model.create(fast_defaults.prefill(
+                self.Model, [{k: v for k, v in e.values.items() if k not in deferred} for e in creates]))
             for entry, record in zip(creates, records):
                 entry.outcome, entry.res_id = 'created', record.id
                 later = {k: v for k, v in entry.values.items() if k in deferred}
@@ -807,9 +890,12 @@ class ObjectLoader:
                 object_name, mode, field = key[1:].split(':', 2)
                 parent = entry.parents.get(object_name)
                 if parent is None:
+                    # Not a retry: when the row's own lookup is still missing, that
+                    # line already asks for one; otherwise the next run finds no target
+                    # either and would only rewrite the row.
                     entry.problems.append(mapping.Problem(field, self.env._(
                         "%(field)s: the row points to no %(object)s record to write it on.",
-                        field=field, object=object_name), blocking=False, retry=True))
+                        field=field, object=object_name), blocking=False))
                     continue
                 if mode == 'record':
                     # This row's own record, linked from the one it looks up (a client's pricelist).
@@ -861,24 +947,69 @@ class ObjectLoader:
                 remember_originals(links, previous)
 
     def _write_activities(self, entries):
+        """One activity per row: open when it lies ahead, marked done (as a person would) when past.
+
+        An appointment that already took place is history, not an overdue to-do:
+        it is created and marked done through Odoo's own ``_action_done``, so the
+        record shows the usual "... done" message with its activity type, then the
+        message and the done date are set back to when it happened.
+        """
         Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)
         model_id = self.env['ir.model']._get_id(self.obj.target_model)
-        to_create = []
+        now = fields.Datetime.now()
+        to_create, done = [], []
         for entry in entries:
             values = dict(entry.activity)
             if not values.get('date_deadline'):
                 continue  # no date in the source: nothing was scheduled
+            moment = self._activity_moment(entry, values['date_deadline'])
             link = entry.activity_link
             activity = Activity.browse(link.res_id).exists() if link and link.operation in LIVE_OPERATIONS else None
             if activity:
                 activity.write(values)
+                if activity.active and moment < now:
+                    done.append((activity, moment))
                 continue
-            values.setdefault('user_id', self.run.create_uid.id or self.env.uid)
-            to_create.append((entry, dict(values, res_model_id=model_id, res_id=entry.res_id)))
+            if not values.get('user_id'):
+                values['user_id'] = self._activity_owner(entry)
+            to_create.append((entry, moment, dict(values, res_model_id=model_id, res_id=entry.res_id)))
         if to_create:
-            activities = Activity.create([values for _entry, values in to_create])
-            for (entry, _values), activity in zip(to_create, activities):
+            activities = Activity.create([values for _entry, _moment, values in to_create])
+            for (entry, moment, _values), activity in zip(to_create, activities):
                 entry.activity['__id'] = activity.id
+                if moment < now:
+                    done.append((activity, moment))
+        for activity, moment in done:
+            messages, _next = activity._action_done()
+            owner = activity.user_id.partner_id
+            messages.sudo().write({'date': moment, 'author_id': owner.id or messages.author_id.id})
+            activity.date_done = moment.date()
+
+    def _activity_moment(self, entry, deadline):
+        """When the activity takes place, in UTC: the source's date-time when it has one."""
+        spec = next((s for s in self.mapper.specs if s.target == ACTIVITY_PREFIX + 'date_deadline'), None)
+        raw = self.mapper._raw(spec, entry.row) if spec else None
+        try:
+            return converters.parse_datetime(raw, self.mapper.day_first, self.mapper.tz)
+        except (TypeError, ValueError):
+            # A bare date: the start of that day where the source is.
+            return converters.parse_datetime(deadline, self.mapper.day_first, self.mapper.tz)
+
+    def _activity_owner(self, entry):
+        """The user behind the person the row looks up (an appointment's practitioner), else the default owner."""
+        Users = self.env['res.users']
+        for res_model, res_id in entry.parents.values():
+            if res_model == 'res.users':
+                return res_id
+            if res_model == 'res.partner':
+                partner = self.env['res.partner'].browse(res_id)
+                user = Users.search([('partner_id', '=', partner.id)] + OWNER_DOMAIN, limit=1)
+                if not user and partner.email:
+                    user = Users.search(owner_domain(partner.email), limit=1)
+                if user:
+                    return user.id
+        owner = self.project._default_owner() or self.run.create_uid
+        return owner.id if owner and not owner._is_superuser() else False
 
     # ------------------------------------------------------------------
     # Recording
@@ -963,6 +1094,18 @@ class ObjectLoader:
             return existing
         return Issue.create(dict(values, project_id=self.project.id, object_id=self.obj.id,
                                  kind=kind, source_id=source_id))
+
+
+def source_person_name(row):
+    """The display name of a source person: ``name``, else first and last name as the vendor spells them."""
+    name = mapping.value_to_text(row.get('name')).strip()
+    if name:
+        return name
+    for first, last in (('first_name', 'last_name'), ('firstname', 'lastname')):
+        parts = [mapping.value_to_text(row.get(key)).strip() for key in (first, last)]
+        if any(parts):
+            return ' '.join(part for part in parts if part)
+    return ''
 
 
 def _dedup_key(value):

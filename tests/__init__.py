@@ -15,4 +15,8 @@ from . import test_api_migration
 from . import test_regressions
 from . import test_audit_trail_rollback
 from . import test_clio_rates
+from . import test_vendor_rows
+from . import test_native_records
 from . import test_reupload
+from . import test_fast_defaults
+from . import test_privacy

@@ -1,0 +1,226 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Issue 10, "Vendor APIs land every row": references audited before the run.
+
+Each class serves a vendor account of ``vendor_servers`` changed the way a
+real account differs from the fixtures: a source user no Odoo user answers,
+an appointment both arrived and cancelled.  The project goes through the
+audit, a person decides each issue, then the full run must land every row
+(or skip it because the audit said so) and a rerun must update nothing.
+"""
+from unittest.mock import patch
+
+from odoo.tests import BaseCase, tagged
+
+from ..connectors import proposal
+from ..connectors.api_clio import paid_amount, transaction_direction
+from ..connectors.api_nocrm import NocrmSource
+from .api_server import Reply
+from .test_api_migration import ApiMigrationCase
+from .vendor_servers import ClinikoAccount, NocrmAccount
+
+
+class QuietNocrmAccount(NocrmAccount):
+    """noCRM account whose leads 8114 and 8115 belong to user 99, who has no Odoo user.
+
+    User shape: https://www.nocrm.io/api "Users" (id, email, firstname, lastname,
+    is_admin, is_disabled), as in fixtures/api/nocrm/account.json.
+    """
+
+    OWNER = {'id': 99, 'email': 'ivo.nomad@seller.example', 'firstname': 'Ivo', 'lastname': 'Nomad',
+             'is_admin': False, 'is_disabled': True, 'has_activated': True, 'locale': 'en',
+             'time_zone': 'Europe/Paris', 'teams': []}
+
+    def __init__(self):
+        super().__init__()
+        users = self.payload('users') + [dict(self.OWNER)]
+        self.api.script('GET', '/api/v2/users', Reply(payload=users))
+        # The pages' payload objects are shared by every route that serves them.
+        self.leads[0][1]['user_id'] = 99
+        self.leads[1][0]['user_id'] = 99
+
+    def script_faults(self):
+        """Faults are the business of test_api_migration: this account answers cleanly."""
+
+
+class QuietClinikoAccount(ClinikoAccount):
+    """Cliniko account with a locum practitioner (no Odoo user) on appointment 4, and
+    appointment 1 marked arrived *and* cancelled (reason 50, "other").
+
+    Shapes: https://docs.api.cliniko.com/ "Practitioners" and "Individual appointments"
+    (patient_arrived, did_not_arrive, cancelled_at, cancellation_reason).
+    """
+
+    def __init__(self):
+        super().__init__()
+        inactive = self.payload('practitioners_inactive')
+        inactive['practitioners'].append(self.payload('practitioner_without_odoo_user'))
+        inactive['total_entries'] = len(inactive['practitioners'])
+        self.api.script('GET', '/v1/practitioners/inactive', Reply(payload=inactive))
+        appointments = self.payload('individual_appointments')
+        for appointment in appointments['individual_appointments']:
+            if appointment['id'] == 1:
+                appointment.update(cancelled_at='2024-02-01T07:00:00Z', cancellation_reason=50)
+            if appointment['id'] == 4:
+                appointment['practitioner']['links']['self'] = self.api.url + '/v1/practitioners/3'
+        self.api.script('GET', '/v1/individual_appointments', Reply(payload=appointments))
+
+    def script_faults(self):
+        """Faults are the business of test_api_migration: this account answers cleanly."""
+
+
+class AuditedRunCase(ApiMigrationCase):
+    """The mapping confirmed and audited before the class's full run; ``decide`` takes the audit's decisions."""
+
+    __test__ = False
+
+    @classmethod
+    def prepare_project(cls):
+        cls.project.action_confirm_mapping()
+        cls.project.action_audit()
+        cls.audit_issues = cls.project.issue_ids
+        cls.decide()
+
+    @classmethod
+    def decide(cls):
+        raise NotImplementedError
+
+    def assertQuietRerun(self):
+        """A rerun of the unchanged source writes nothing, on every object."""
+        first = self.counters(self.full_run)
+        second = self.run_full()
+        changed = {name: (c['created'], c['updated']) for name, c in self.counters(second).items()
+                   if c['created'] or c['updated']}
+        self.assertEqual(changed, {}, "rerun of an unchanged source: (created, updated) per object")
+        self.assertEqual({name: c['failed'] for name, c in self.counters(second).items()},
+                         {name: c['failed'] for name, c in first.items()}, "what failed fails again, nothing more")
+        self.assertEqual(self.counts(), self.counts_full)
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestNocrmOwnerLeftUnassigned(AuditedRunCase):
+    __test__ = True
+    ACCOUNT = QuietNocrmAccount
+    PROJECT_VALUES = {'batch_size': 2}
+    COUNTED = ('crm.lead', 'res.partner', 'res.users', 'mail.message', 'ir.attachment', 'mail.activity')
+
+    @classmethod
+    def prepare_odoo(cls):
+        cls.startClassPatcher(patch.object(NocrmSource, 'page_size', 2))
+        Users = cls.env['res.users'].with_context(no_reset_password=True)
+        cls.lea = Users.create({'name': 'Lea Seller', 'login': 'lea@sales.test', 'email': 'lea@seller.example'})
+        cls.max = Users.create({'name': 'Max Closer', 'login': 'max@sales.test', 'email': 'max@seller.example'})
+
+    @classmethod
+    def decide(cls):
+        cls.owner_issue = cls.audit_issues.filtered(lambda i: i.kind == 'unmatched_user' and i.source_id == '99')
+        cls.owner_issue.action_leave_unassigned()
+
+    def test_audit_names_the_owner_once_with_its_records(self):
+        self.assertEqual(len(self.owner_issue), 1)
+        self.assertEqual(self.owner_issue.object_id.name, 'users')
+        for text in ('Ivo Nomad', 'ivo.nomad@seller.example', '2 records'):
+            self.assertIn(text, self.owner_issue.message)
+        self.assertFalse(self.audit_issues.filtered(lambda i: i.kind == 'orphan' and i.related_source_id == '99'),
+                         "one reconciliation issue for the owner, not one orphan per lead")
+
+    def test_every_lead_lands_and_the_owner_stays_empty(self):
+        self.require_full_run()
+        self.assertStat(self.full_run, 'leads', read=3, created=3, failed=0)
+        self.assertStat(self.full_run, 'users', read=3, updated=2, skipped=1, failed=0)
+        self.assertFalse(self.project.record_ids.filtered(lambda r: r.operation == 'failed').mapped('message'))
+        self.assertEqual(self.target('leads', '8113').user_id, self.lea)
+        for lead in ('8114', '8115'):
+            # Unassigned in the source terms: what the project gives every unassigned lead.
+            self.assertEqual(self.target('leads', lead).user_id, self.project._default_owner(),
+                             self.link('leads', lead).message)
+            self.assertIn('users 99', self.link('leads', lead).message)
+        links = self.project.record_ids.filtered(lambda r: r.object_id.name == 'lead_comments' and r.res_id)
+        comments = self.env['mail.message'].browse(links.mapped('res_id')).filtered(
+            lambda m: m.model == 'crm.lead' and m.res_id == self.target('leads', '8114').id)
+        self.assertEqual(len(comments), len(self.account.comments['8114']), "the lead's comments land with it")
+
+    def test_rerun_updates_nothing(self):
+        self.require_full_run()
+        self.assertQuietRerun()
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestClinikoPractitionerAndContradiction(AuditedRunCase):
+    __test__ = True
+    ACCOUNT = QuietClinikoAccount
+    COUNTED = ('crm.lead', 'res.partner', 'res.users', 'mail.message', 'ir.attachment', 'account.move',
+               'account.move.line', 'crm.lost.reason', 'calendar.event')
+
+    @classmethod
+    def prepare_odoo(cls):
+        Users = cls.env['res.users'].with_context(no_reset_password=True)
+        cls.randy = Users.create({'name': 'Randy Savage', 'login': 'randy@clinic.test', 'email': 'john@example.com'})
+        cls.mia = Users.create({'name': 'Mia Wong', 'login': 'mia@clinic.test', 'email': 'mia.wong@physio.example'})
+
+    @classmethod
+    def decide(cls):
+        cls.locum_issue = cls.audit_issues.filtered(lambda i: i.kind == 'unmatched_user' and i.source_id == '3')
+        # The locum's appointments go to Mia, who took the locum's patients over.
+        cls.locum_issue.user_id = cls.mia
+        cls.locum_issue.action_use_user()
+
+    def test_audit_names_the_locum_and_counts_her_appointments(self):
+        self.assertEqual(len(self.locum_issue), 1)
+        self.assertEqual(self.locum_issue.object_id.name, 'practitioners')
+        for text in ('Tom Locum', 'tom.locum@physio.example', '1 records'):
+            self.assertIn(text, self.locum_issue.message)
+
+    def test_appointments_all_land(self):
+        self.require_full_run()
+        self.assertStat(self.full_run, 'appointments', read=4, created=4, failed=0)
+        self.assertStat(self.full_run, 'practitioners', read=3, failed=0)
+        self.assertEqual(self.target('appointments', '4').user_id, self.mia, "the user picked on the issue")
+
+    def test_arrived_and_cancelled_appointment_is_lost_with_its_reason(self):
+        self.require_full_run()
+        lead = self.target('appointments', '1')
+        self.assertFalse(lead.active, "lost wins")
+        self.assertFalse(lead.stage_id.is_won)
+        self.assertEqual(lead.lost_reason_id.name, 'Cancelled: other reason')
+        self.assertIn('lost wins', self.link('appointments', '1').message)
+
+    def test_rerun_updates_nothing(self):
+        """Draft invoices included: an optional write-back without a target is not retried."""
+        self.require_full_run()
+        self.assertQuietRerun()
+
+
+@tagged('crm_migration')
+class TestTypesAndMoneyFromData(BaseCase):
+    """Pure: a column's meaning beats its sample; a ledger entry's direction and a bill's paid amount
+    come from its own numbers."""
+
+    def test_names_and_ids_are_text_whatever_the_sample(self):
+        fields = {'name': {'string': 'Name', 'type': 'char'}}
+        for column, label, values in (
+                ('last_name', 'Last name', ['1001', '1002', '1003', '1004']),
+                ('first_name', 'First name', ['Ann', 'Bob', 'Ann', 'Bob', 'Ann']),
+                ('mrn_id', 'MRN ID', ['17', '18', '19']),
+                ('email', 'Email', ['', '', ''])):
+            found = proposal.propose(column, label, values, 'res.partner', fields)
+            if found.new_type:
+                self.assertEqual(found.new_type, 'char', column)
+                self.assertFalse(found.selection, column)
+        # What the sample alone says still types a column whose meaning is unknown.
+        self.assertEqual(proposal.propose('visits', 'Visits', ['1', '2', '3'], 'res.partner', fields).new_type,
+                         'integer')
+        self.assertEqual(proposal.propose('notes', 'Notes', ['1', '2'], 'x.model', {}).new_type, 'text')
+
+    def test_trust_direction_from_type_then_sign(self):
+        self.assertEqual(transaction_direction({'transaction_type': 'Deposit', 'amount': -5}), 'inbound',
+                         "a type that says it wins")
+        self.assertEqual(transaction_direction({'transaction_type': 'Trust transfer', 'amount': -300.0}), 'outbound')
+        self.assertEqual(transaction_direction({'transaction_type': 'Adjustment', 'amount': '250.00'}), 'inbound')
+        self.assertEqual(transaction_direction({'transaction_type': '', 'amount': 0, 'funds_out': 40}), 'outbound')
+        self.assertEqual(transaction_direction({'transaction_type': 'Adjustment', 'amount': ''}), '')
+
+    def test_boolean_paid_becomes_the_amount_paid(self):
+        self.assertEqual(paid_amount({'paid': True, 'total': 1500.0, 'balance': 0.0}), 1500.0)
+        self.assertEqual(paid_amount({'paid': False, 'total': 800.0, 'balance': 300.0}), 500.0, "partly paid")
+        self.assertEqual(paid_amount({'paid': True, 'total': '90.5'}), 90.5)
+        self.assertEqual(paid_amount({'paid': False, 'total': '90.5'}), 0.0)
