@@ -58,7 +58,9 @@ def find_existing(obj, rows, keys=None):
     """``{source_id: (record, key)}`` for the rows (``[(source_id, values)]``) an Odoo record
     not migrated by this project already stands for, by the first match key that finds one."""
     env = obj.env
-    Model = env[obj.target_model].with_context(active_test=False)
+    # The audit runs as the migration manager, who may have no right to read leads or orders:
+    # whether a record exists decides what the run (as the system) would do, so look as the system.
+    Model = env[obj.target_model].sudo().with_context(active_test=False)
     company = [('company_id', 'in', [obj.project_id.company_id.id, False])] if 'company_id' in Model._fields else []
     found, by_id = {}, dict(rows)
     for key in (keys if keys is not None else match_keys(obj)):
@@ -110,7 +112,8 @@ def describe(obj, record, key):
     env = obj.env
     Model = env[obj.target_model]
     fields = ' + '.join(Model._fields[name].string for name in key)
-    values = ' / '.join(str(record[name]) for name in key)
+    values = ' / '.join(record[name].display_name if isinstance(record[name], models.BaseModel) else str(record[name])
+                        for name in key)
     other = env['crm.migration.record'].search([
         ('res_model', '=', obj.target_model), ('res_id', '=', record.id), ('operation', 'in', LIVE_OPERATIONS),
         ('project_id', '!=', obj.project_id.id)], limit=1)

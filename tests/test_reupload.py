@@ -260,6 +260,8 @@ class TestReupload(CrmMigrationCommon):
                          {'practitioners': 3, 'patients': 6, 'invoices': 5, 'invoice_lines': 8})
         jack = duplicates.filtered(lambda i: i.source_id == 'C006')
         self.assertIn('migrated by project Power Diary clinic', jack.message)
+        review = duplicates.filtered(lambda i: i.source_id == '1003|2')
+        self.assertIn('1003 / Treatment review already belongs to', review.message)
         self.assertTrue(all(duplicates.mapped('blocking')))
         # A run nobody decided on writes nothing: the loader holds the rows back too.
         held = self.run_full(other)
