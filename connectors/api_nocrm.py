@@ -141,6 +141,13 @@ class NocrmSource(ApiSource):
                 total += 1
         return total
 
+    def plan_days(self, estimate):
+        """Calendar days a read of ``estimate`` requests takes: today's remainder first, then whole days."""
+        today = DAILY_QUOTA if self.requests_remaining is None else self.requests_remaining
+        if estimate <= today:
+            return 1
+        return 1 + math.ceil((estimate - today) / DAILY_QUOTA)
+
     def check_budget(self, counts, objects=None):
         """The estimate for ``objects``; QuotaExceededError when it exceeds what remains."""
         estimate = self.estimate_requests(counts, objects)
@@ -153,6 +160,11 @@ class NocrmSource(ApiSource):
                 % (', '.join(objects or ['everything']), estimate, remaining, DAILY_QUOTA),
                 estimate=estimate, remaining=remaining)
         return estimate
+
+    def audit_reads(self, name):
+        """Not the per-lead lists: one request per lead each (3 x the leads of the daily quota), for
+        rows that only point to their own lead; the run reports their problems row by row."""
+        return self._spec(name).parent != 'leads'
 
     def iter_rows(self, name, since=None, offset=0, cursor=None):
         """Refuses, before the first request of the read, a read the budget cannot finish."""
@@ -237,6 +249,10 @@ class NocrmSource(ApiSource):
                     'Reading everything needs about %d requests (one per lead each for comments, action '
                     'history and attachments, one per prospecting list, plus one per attachment file); %s.'
                     % (DAILY_QUOTA, estimate, budget)]
+        days = self.plan_days(estimate)
+        messages.append('At %d requests a day%s, a full run of this account takes %d day(s); it resumes by '
+                        'itself after each daily reset when "Spread over several days" is set.'
+                        % (DAILY_QUOTA, ' (%d left today)' % remaining if remaining is not None else '', days))
         if counts.get('leads') == STARTER_LEAD_CAP:
             messages.append('The account holds exactly %d leads, the Starter plan\'s cap: noCRM.io silently '
                             'refused leads beyond it, so the source itself may be incomplete. Check the plan '

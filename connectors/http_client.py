@@ -265,6 +265,7 @@ class HttpClient:
         self._auth_hint = auth_hint
         self._forbidden_hint = forbidden_hint
         self.requests_sent = 0
+        self.on_request = None
         self._session = session or requests.Session()
         self._mount_adapters(retries, backoff_factor, sleep)
 
@@ -424,6 +425,9 @@ class HttpClient:
                 estimate=None, remaining=0)
         self._limiter.acquire()
         self.requests_sent += 1
+        if self.on_request is not None:
+            # The project's request ledger: one count per request, whichever action sent it.
+            self.on_request()
 
     def _observe_window(self, response):
         # Clio announces an exhausted window on every answer: waiting for

@@ -1,5 +1,6 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import crm_migration_project
+from . import crm_migration_project_ledger
 from . import crm_migration_object
 from . import crm_migration_field
 from . import crm_migration_mapping_change

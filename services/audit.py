@@ -59,6 +59,9 @@ class Audit:
         self.match_only = set(self.project.object_ids.filtered(lambda o: o.enabled and not o.create_records)
                               .mapped('name'))
         for obj in self.project.object_ids.filtered('enabled')._sorted_for_load():
+            reads = getattr(source, 'audit_reads', None)  # file sources read everything
+            if reads and not reads(obj._source_name()):
+                continue
             self.audit_object(obj, source)
         self.add_unmatched_targets()
         for values in self.issues.values():

@@ -1,8 +1,6 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Build a project's source connector, and show an API object to the binding
 step as if it were a table (header, a sample of rows, a count)."""
-import itertools
-
 from ..connectors.api_cliniko import ClinikoSource
 from ..connectors.api_clio import ClioSource
 from ..connectors.api_nocrm import NocrmSource
@@ -12,7 +10,16 @@ API_SOURCES = ('cliniko', 'clio', 'nocrm')
 
 
 def build_api_source(project):
-    """The connector for an API project, with its credentials (read as superuser by the caller)."""
+    """The connector for an API project, with its credentials (read as superuser by the caller).
+
+    Its requests are counted on the project's request ledger, whichever action sends them.
+    """
+    source = _build_api_source(project)
+    source.http.on_request = project._count_api_request
+    return source
+
+
+def _build_api_source(project):
     options = {
         'base_url': project.api_base_url or None,
         'max_requests_per_minute': project.api_rate_limit or None,
@@ -29,6 +36,10 @@ def build_api_source(project):
             **options)
     if project.source_type == 'nocrm':
         budget = None if project.api_multiday else (project.api_daily_budget or None)
+        if not project.api_multiday:
+            # What the project's own set-up and runs already spent today counts too.
+            left = project._api_requests_left()
+            budget = left if budget is None else min(budget, left)
         return NocrmSource(project.api_key, subdomain=project.api_subdomain or None,
                            daily_budget_remaining=budget, **options)
     raise ConnectorError('%s has no API connector' % project.source_type)
@@ -51,7 +62,7 @@ class ApiTable:
 
     def sample(self, size=200):
         if self._sample is None:
-            self._sample = list(itertools.islice(self.source.iter_rows(self.name), size))
+            self._sample = self.source.sample_rows(self.name, size)
         return self._sample[:size]
 
     def count(self):

@@ -9,14 +9,15 @@ audit, a person decides each issue, then the full run must land every row
 """
 from unittest.mock import patch
 
-from odoo.tests import BaseCase, tagged
+from odoo.tests import BaseCase, TransactionCase, tagged
 
 from ..connectors import proposal
 from ..connectors.api_clio import paid_amount, transaction_direction
 from ..connectors.api_nocrm import NocrmSource
 from .api_server import Reply
+from .common import MigrationCaseMixin
 from .test_api_migration import ApiMigrationCase
-from .vendor_servers import ClinikoAccount, NocrmAccount
+from .vendor_servers import ClinikoAccount, LargeNocrmAccount, NocrmAccount
 
 
 class QuietNocrmAccount(NocrmAccount):
@@ -224,3 +225,49 @@ class TestTypesAndMoneyFromData(BaseCase):
         self.assertEqual(paid_amount({'paid': False, 'total': 800.0, 'balance': 300.0}), 500.0, "partly paid")
         self.assertEqual(paid_amount({'paid': True, 'total': '90.5'}), 90.5)
         self.assertEqual(paid_amount({'paid': False, 'total': '90.5'}), 0.0)
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestNocrmSetUpWithinQuota(MigrationCaseMixin, TransactionCase):
+    """Set-up (test connection, structure, audit) of a 230-lead noCRM account spends at most 10 %
+    of the day's 2,000 requests, counted on the project's ledger; a 700-lead plan says its days."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.account = LargeNocrmAccount(230)
+        cls.addClassCleanup(cls.account.close)
+        Users = cls.env['res.users'].with_context(no_reset_password=True)
+        Users.create({'name': 'Lea Seller', 'login': 'lea@sales.test', 'email': 'lea@seller.example'})
+        Users.create({'name': 'Max Closer', 'login': 'max@sales.test', 'email': 'max@seller.example'})
+        cls.project = cls.env['crm.migration.project'].create(cls.account.project_values())
+        cls.project.action_test_connection()
+        cls.project.action_read_structure()
+        cls.project.action_confirm_mapping()
+        cls.project.action_audit()
+
+    def test_set_up_spends_at_most_a_tenth_of_the_day(self):
+        sent = len(self.account.api.log)
+        self.assertEqual(self.project.api_requests_used, sent, "every request is on the ledger")
+        self.assertLessEqual(sent, 200, "set-up of 230 leads within 10 % of 2,000 requests")
+        self.assertEqual(self.project.api_requests_left, 2000 - sent)
+        per_lead = [e for e in self.account.api.log if e.path.startswith('/api/v2/leads/')]
+        self.assertLessEqual(len({e.path.split('/')[4] for e in per_lead}), NocrmSource.SAMPLE_PARENTS,
+                             "child lists are sampled on a few leads only")
+
+    def test_a_run_is_refused_when_the_ledger_says_the_day_is_spent(self):
+        self.project.api_requests_used = 1990
+        source = self.project._get_source()
+        self.assertEqual(source.requests_remaining, 10, "the ledger's remainder is the run's budget")
+
+    def test_plan_counts_the_days_of_a_700_lead_account(self):
+        source = self.project._get_source()
+        counts = {'leads': 700, 'lead_attachments': 0, 'prospects': 0}
+        estimate = source.estimate_requests(counts)
+        left = source.requests_remaining
+        self.assertGreater(estimate, 2000, "700 leads x 3 per-lead lists do not fit one day")
+        expected = 1 + -(-(estimate - left) // 2000)
+        self.assertEqual(source.plan_days(estimate), expected)
+        self.assertEqual(expected, 2)
+        message = ' '.join(source._plan_messages(counts))
+        self.assertIn('takes 2 day(s)', message)

@@ -378,3 +378,27 @@ class NocrmAccount(VendorAccount):
             routes.append(self.api.script('GET', '/api/v2/leads/%s/action_histories' % lead,
                                           Reply(payload=self.data['delta_histories'][lead])))
         return routes
+
+
+class LargeNocrmAccount(NocrmAccount):
+    """A noCRM account of ``size`` leads, 100 a page as noCRM's /leads pages by default
+    (https://www.nocrm.io/api "List the leads": limit 100, offset; X-TOTAL-COUNT), each
+    lead with empty comment, action-history and attachment lists (bare arrays, unpaged)."""
+
+    PAGE = 100
+
+    def __init__(self, size):
+        self.size = size
+        super().__init__()
+        model = self.leads[0][0]
+        leads = [dict(model, id=20000 + index, title='Lead %04d' % index,
+                      user_id=12 if index % 2 else 13) for index in range(size)]
+        for start in range(0, size, self.PAGE):
+            self.api.script('GET', '/api/v2/leads', Reply(payload=leads[start:start + self.PAGE], headers={
+                'X-TOTAL-COUNT': size}), query={'offset': str(start)})
+        for lead in leads:
+            for child in ('comments', 'attachments', 'action_histories'):
+                self.api.script('GET', '/api/v2/leads/%s/%s' % (lead['id'], child), Reply(payload=[]))
+
+    def script_faults(self):
+        """This account answers cleanly: it measures requests."""

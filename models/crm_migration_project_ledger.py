@@ -1,0 +1,48 @@
+# Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The request ledger of an API project: one count per vendor window, shared by every action.
+
+*Test connection*, *Read structure*, the audit and the runs each build their own
+connector; without a shared count, what one spent is invisible to the next and a
+noCRM account's daily quota (2,000 requests) runs out unannounced.
+"""
+import datetime
+
+from odoo import api, fields, models
+
+# Vendor quota per window: noCRM counts per day (UTC), Clio and Cliniko per minute.
+QUOTAS = {'nocrm': (2000, 'day'), 'clio': (50, 'minute'), 'cliniko': (200, 'minute')}
+
+
+class CrmMigrationProject(models.Model):
+    _inherit = 'crm.migration.project'
+
+    api_requests_window = fields.Char('Request window', readonly=True, copy=False,
+                                      help="The vendor day (noCRM) or minute (Clio, Cliniko) the count is for.")
+    api_requests_used = fields.Integer('Requests used', readonly=True, copy=False,
+                                       help="API requests this project sent in the current window: test "
+                                            "connection, structure reading, audit and runs together.")
+    api_requests_left = fields.Integer('Requests left', compute='_compute_api_requests_left')
+    api_requests_quota = fields.Integer('Request quota', compute='_compute_api_requests_left')
+
+    @api.depends('source_type', 'api_requests_window', 'api_requests_used')
+    def _compute_api_requests_left(self):
+        for project in self:
+            project.api_requests_quota = QUOTAS.get(project.source_type, (0, None))[0]
+            project.api_requests_left = project._api_requests_left()
+
+    def _api_window(self):
+        period = QUOTAS.get(self.source_type, (0, 'day'))[1]
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return now.strftime('%Y-%m-%d') if period == 'day' else now.strftime('%Y-%m-%d %H:%M')
+
+    def _api_requests_left(self):
+        quota = QUOTAS.get(self.source_type, (0, None))[0]
+        used = self.api_requests_used if self.api_requests_window == self._api_window() else 0
+        return max(quota - used, 0)
+
+    def _count_api_request(self):
+        """One request sent by this project's connector (called by the HTTP client)."""
+        project = self.sudo()
+        window = project._api_window()
+        used = project.api_requests_used + 1 if project.api_requests_window == window else 1
+        project.write({'api_requests_window': window, 'api_requests_used': used})
