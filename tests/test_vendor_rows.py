@@ -17,7 +17,7 @@ from ..connectors.api_nocrm import NocrmSource
 from .api_server import Reply
 from .common import MigrationCaseMixin
 from .test_api_migration import ApiMigrationCase
-from .vendor_servers import ClinikoAccount, LargeNocrmAccount, NocrmAccount
+from .vendor_servers import ClinikoAccount, ClioAccount, LargeNocrmAccount, NocrmAccount
 
 
 class QuietNocrmAccount(NocrmAccount):
@@ -64,6 +64,33 @@ class QuietClinikoAccount(ClinikoAccount):
             if appointment['id'] == 4:
                 appointment['practitioner']['links']['self'] = self.api.url + '/v1/practitioners/3'
         self.api.script('GET', '/v1/individual_appointments', Reply(payload=appointments))
+
+    def script_faults(self):
+        """Faults are the business of test_api_migration: this account answers cleanly."""
+
+
+class QuietClioAccount(ClioAccount):
+    """Clio account whose bills say ``paid`` as a yes/no flag and whose trust ledger holds an entry
+    typed "Trust transfer" (no direction word), signed by its amount only.
+
+    Shapes: Clio Manage v4 OpenAPI (Bill: total, balance, paid; BankTransaction: amount,
+    transaction_type, funds_in, funds_out, bank_account{id,name}), as in fixtures/api/clio/account.json.
+    """
+
+    def __init__(self):
+        super().__init__()
+        bills = self.payload('bills')
+        for bill in bills['data']:
+            bill['paid'] = bill['balance'] == 0
+        self.api.script('GET', '/api/v4/bills.json', Reply(payload=bills))
+        transactions = self.payload('bank_transactions')
+        transfer = dict(self.payload('withdrawal'), id=6003, etag='"t6003"', amount=-300.0,
+                        transaction_type='Trust transfer', description='Transfer to operating')
+        transfer.pop('funds_out', None)
+        transfer.pop('funds_in', None)
+        transactions['data'].append(transfer)
+        transactions['meta']['records'] = len(transactions['data'])
+        self.api.script('GET', '/api/v4/bank_transactions.json', Reply(payload=transactions))
 
     def script_faults(self):
         """Faults are the business of test_api_migration: this account answers cleanly."""
@@ -225,6 +252,44 @@ class TestTypesAndMoneyFromData(BaseCase):
         self.assertEqual(paid_amount({'paid': False, 'total': 800.0, 'balance': 300.0}), 500.0, "partly paid")
         self.assertEqual(paid_amount({'paid': True, 'total': '90.5'}), 90.5)
         self.assertEqual(paid_amount({'paid': False, 'total': '90.5'}), 0.0)
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestClioMoneyFromData(AuditedRunCase):
+    __test__ = True
+    ACCOUNT = QuietClioAccount
+    COUNTED = ('crm.lead', 'res.partner', 'account.move', 'account.move.line', 'account.payment')
+
+    @classmethod
+    def prepare_odoo(cls):
+        Users = cls.env['res.users'].with_context(no_reset_password=True)
+        Users.create({'name': 'Alice Lawyer', 'login': 'alice@firm.test', 'email': 'alice@firm.example'})
+        Users.create({'name': 'Bob Partner', 'login': 'bob@firm.test', 'email': 'bob@firm.example'})
+        cls.trust = cls.env['account.journal'].create({'name': 'IOLTA Trust Account', 'type': 'bank', 'code': 'TRST'})
+
+    @classmethod
+    def decide(cls):
+        """Nothing to decide: every user is matched."""
+
+    def test_audit_finds_nothing_blocking_in_flags_and_signs(self):
+        blocking = self.audit_issues.filtered(lambda i: i.blocking and i.object_id.name in ('bills', 'bank_transactions'))
+        self.assertFalse(blocking.mapped('message'))
+
+    def test_boolean_paid_lands_as_the_amount_paid(self):
+        self.require_full_run()
+        self.assertStat(self.full_run, 'bills', read=2, created=2, failed=0)
+        self.assertEqual(self.target('bills', '9502').x_source_paid, 1500.0)
+        self.assertEqual(self.target('bills', '9501').x_source_paid, 0.0)
+
+    def test_trust_entry_takes_its_direction_from_the_sign(self):
+        self.require_full_run()
+        self.assertStat(self.full_run, 'bank_transactions', read=2, created=2, failed=0)
+        transfer = self.target('bank_transactions', '6003')
+        self.assertEqual((transfer.payment_type, transfer.amount, transfer.journal_id), ('outbound', 300.0, self.trust))
+
+    def test_rerun_updates_nothing(self):
+        self.require_full_run()
+        self.assertQuietRerun()
 
 
 @tagged('crm_migration', 'post_install', '-at_install')
