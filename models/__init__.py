@@ -10,3 +10,4 @@ from . import crm_migration_run_stat
 from . import crm_migration_record
 from . import crm_migration_issue
 from . import crm_migration_diff
+from . import ir_attachment

@@ -2,6 +2,7 @@
 from odoo import fields, models
 
 from ..services import actions
+from ..services.constants import DATA_READERS
 
 
 class CrmMigrationDiff(models.Model):
@@ -19,9 +20,9 @@ class CrmMigrationDiff(models.Model):
     res_id = fields.Many2oneReference(model_field='res_model')
     field_name = fields.Char(required=True)
     field_label = fields.Char()
-    source_value = fields.Text()
-    mapped_value = fields.Text()
-    odoo_value = fields.Text('Value in Odoo')
+    source_value = fields.Text(groups=DATA_READERS)
+    mapped_value = fields.Text(groups=DATA_READERS)
+    odoo_value = fields.Text('Value in Odoo', groups=DATA_READERS)
     equal = fields.Boolean(index=True)
     reason = fields.Char(help="Why the value in Odoo differs: truncated, rounded, timezone, selection...")
 

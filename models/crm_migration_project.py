@@ -122,6 +122,11 @@ class CrmMigrationProject(models.Model):
     decimal_separator = fields.Selection([
         ('auto', 'Detect per value'), ('.', 'Point (1,234.50)'), (',', 'Comma (1.234,50)'),
     ], default='auto', required=True)
+    default_user_id = fields.Many2one(
+        'res.users', string='Default salesperson', default=lambda self: self._default_owner_candidate(),
+        domain=[('share', '=', False)],
+        help="Owner of migrated leads and of scheduled activities when the source names no user (or one "
+             "no Odoo user matches): what they see in My Pipeline. Never the system user.")
     fallback_product_id = fields.Many2one(
         'product.product', string='Product for unmatched invoice lines',
         help="Invoice lines whose service matches no product use this product, keeping quantity "
@@ -133,7 +138,7 @@ class CrmMigrationProject(models.Model):
     record_ids = fields.One2many('crm.migration.record', 'project_id', string='Records')
     issue_ids = fields.One2many('crm.migration.issue', 'project_id', string='Issues')
     file_ids = fields.One2many(
-        'ir.attachment', 'res_id', string='Uploaded files',
+        'ir.attachment', 'res_id', string='Uploaded files', groups=MANAGERS,
         domain=[('res_model', '=', 'crm.migration.project')])
     custom_field_ids = fields.Many2many('ir.model.fields', string='Custom fields created', copy=False)
     custom_view_ids = fields.Many2many('ir.ui.view', string='Generated views', copy=False)
@@ -173,6 +178,21 @@ class CrmMigrationProject(models.Model):
             project.issue_count = issues.get(project, 0)
             project.blocking_issue_count = blocking.get(project, 0)
             project.last_run_id = project.run_ids.sorted('id')[-1:]
+
+    @api.model
+    def _default_owner_candidate(self):
+        # A project set up by a script or the cron runs as OdooBot, whom no
+        # salesperson ever filters on: the administrator stands in then.
+        user = self.env.user
+        if user._is_superuser() or user.share:
+            user = self.env.ref('base.user_admin', raise_if_not_found=False) or user.browse()
+        return user if user.active else user.browse()
+
+    def _default_owner(self):
+        """The user who owns what the source leaves unassigned, or an empty recordset."""
+        self.ensure_one()
+        user = self.default_user_id
+        return user if user and user.active and not user._is_superuser() else user.browse()
 
     # ------------------------------------------------------------------
     # CRUD

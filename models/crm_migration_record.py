@@ -2,6 +2,7 @@
 from odoo import api, fields, models
 
 from ..services import actions
+from ..services.constants import DATA_READERS
 
 
 class CrmMigrationRecord(models.Model):
@@ -38,10 +39,12 @@ class CrmMigrationRecord(models.Model):
              "Updated: an existing record was changed; rollback writes its previous values back.\n"
              "Linked: an existing record stands for this source row unchanged.\n"
              "Skipped / Failed: nothing was written; the message says why.")
-    before_values = fields.Json(help="Values of an updated record before the migration first wrote to it.")
-    previous_values = fields.Json(help="Values before the last run's write: rolling back that run restores them.")
+    before_values = fields.Json(groups=DATA_READERS,
+                                help="Values of an updated record before the migration first wrote to it.")
+    previous_values = fields.Json(groups=DATA_READERS,
+                                  help="Values before the last run's write: rolling back that run restores them.")
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
-    message = fields.Text()
+    message = fields.Text(groups=DATA_READERS)  # quotes row values ("'31/02/1980' is not a valid date")
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
     synced_uid = fields.Many2one('res.users', string='Written by', ondelete='set null',
                                  help="Who ran the migration's last write: another user's later edit is kept by rollback.")

@@ -10,6 +10,7 @@ from odoo.exceptions import UserError
 from ..connectors import proposal
 from ..connectors.exceptions import ConnectorError
 from ..services import actions, rollback, schema
+from ..services.constants import DATA_READERS
 from ..services.loader import ObjectLoader, apply_totals, resolve_pending_links, run_pending_actions
 
 _logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class CrmMigrationRun(models.Model):
     progress = fields.Float(compute='_compute_totals')
     rate = fields.Float('Records/s', compute='_compute_totals', digits=(16, 1))
     eta = fields.Datetime('Expected end', compute='_compute_totals')
-    last_errors = fields.Text(compute='_compute_last_errors')
+    last_errors = fields.Text(compute='_compute_last_errors', groups=DATA_READERS)
 
     @api.depends('kind', 'project_id', 'date_start')
     def _compute_display_name(self):

@@ -17,6 +17,11 @@ ALLOWED_ACTIONS = {
 }
 # Mapper key of a value written on a looked-up record: '@object:mode:field'.
 WRITE_BACK_KEY = '@%s:%s:%s'
+# Who may read row contents the migration keeps beside the records (uploaded
+# exports, diff values, values kept on link rows, row and issue messages): the
+# people who may read every migrated record itself, and the migration managers
+# who load them.  A Migration User alone sees counts and states, not patients.
+DATA_READERS = 'sales_team.group_sale_salesman_all_leads,crm_migration.group_crm_migration_manager'
 # Link operations that leave an Odoo record owned or changed by the migration.
 LIVE_OPERATIONS = ('created', 'updated', 'linked')
 

@@ -2,8 +2,11 @@
 """Read written records back and compare them, field by field, with the source.
 
 For each mapped field: the source value, the value the mapping produced, the
-value Odoo holds now, equal or not and why (truncated, rounded, timezone,
-reformatted).  Sample runs store every line; every run counts mismatches.
+value Odoo holds now, equal or not and why (truncated, rounded, stored as
+something else).  A mismatch means the value differs: a many2one is compared
+by id, a selection by key, HTML by its text, a number at the field's
+precision, a date-time as stored (UTC) and shown in the source's timezone.
+Sample runs store every line; other runs store their mismatches only.
 """
 import pytz
 
@@ -17,8 +20,14 @@ COMPARED = ('char', 'text', 'html', 'integer', 'float', 'monetary', 'boolean', '
             'selection', 'many2one', 'many2many', 'many2one_reference')
 
 
-def compare_entries(loader, entries, store):
-    """Return ``(diff values, mismatches)`` for the created/updated ``entries``."""
+def compare_entries(loader, entries):
+    """Return ``(diff values, mismatches)`` for the created/updated ``entries``.
+
+    A sample keeps every line for review; a full or delta run keeps only its
+    mismatches, so that a run of 100,000 rows stays cheap and still says which
+    records to look at.
+    """
+    keep_all = loader.run.kind == 'sample'
     model = loader.Model.with_context(active_test=False)
     specs = [spec for spec in loader.mapper.specs if not spec.target.startswith(ACTIVITY_PREFIX)]
     written = [e for e in entries if e.outcome in ('created', 'updated') and e.res_id]
@@ -28,7 +37,6 @@ def compare_entries(loader, entries, store):
     # Read what the database holds, not what this transaction's cache remembers writing.
     records.invalidate_recordset()
     records = {r.id: r for r in records}
-    viewer_tz = loader.run.create_uid.tz or 'UTC'
     diffs, mismatches = [], 0
     for entry in written:
         record = records[entry.res_id]
@@ -40,10 +48,10 @@ def compare_entries(loader, entries, store):
                                    if not is_empty(entry.row.get(s)))
             mapped = entry.values[spec.target]
             equal, reason, mapped_text, odoo_text = compare(
-                field, spec, source_text, mapped, record, loader.project.source_tz, viewer_tz)
+                field, spec, source_text, mapped, record, loader.project.source_tz)
             if not equal:
                 mismatches += 1
-            if store:
+            if keep_all or not equal:
                 diffs.append({
                     'run_id': loader.run.id, 'object_id': loader.obj.id, 'source_id': entry.source_id,
                     'res_model': model._name, 'res_id': record.id, 'field_name': spec.target,
@@ -53,7 +61,8 @@ def compare_entries(loader, entries, store):
     return diffs, mismatches
 
 
-def compare(field, spec, source_text, mapped, record, source_tz, viewer_tz):
+def compare(field, spec, source_text, mapped, record, source_tz):
+    """``(equal, reason, mapped text, Odoo text)`` for one field of one record."""
     value = record[field.name]
     kind = field.type
     if kind == 'many2one':
@@ -74,27 +83,27 @@ def compare(field, spec, source_text, mapped, record, source_tz, viewer_tz):
         else:
             digits = field.get_digits(record.env)
             precision = digits[1] if digits else 6
-        mapped_number = float(mapped or 0.0)
-        if float_compare(mapped_number, value or 0.0, precision_digits=precision) != 0:
-            return False, 'stored as %s' % value, mapping.value_to_text(mapped), mapping.value_to_text(value)
-        rounded = float_round(mapped_number, precision_digits=precision) != mapped_number
-        return (not rounded, 'rounded to %d decimals' % precision if rounded else None,
-                mapping.value_to_text(mapped), mapping.value_to_text(value))
-    if kind == 'html':
-        mapped_text, odoo_text = html2plaintext(mapped or ''), html2plaintext(value or '')
-        return mapped_text == odoo_text, None if mapped_text == odoo_text else 'reformatted', mapped_text, odoo_text
+        mapped_number, stored = float(mapped or 0.0), float(value or 0.0)
+        texts = mapping.value_to_text(mapped), mapping.value_to_text(value)
+        # Equal as numbers (binary floats aside): a monetary field keeps every
+        # decimal even if it shows two, so that is not a difference.
+        if abs(mapped_number - stored) <= 1e-9 * max(1.0, abs(mapped_number)):
+            return (True, None) + texts
+        if float_compare(float_round(mapped_number, precision_digits=precision), stored,
+                         precision_digits=precision) == 0:
+            return (False, 'rounded to %d decimals' % precision) + texts
+        return (False, 'stored as %s' % texts[1]) + texts
+    if kind in ('html', 'text') and (kind == 'html' or _is_html(mapped)):
+        # Odoo sanitizes and re-serializes HTML (<br/> -> <br>): the text is what was migrated.
+        mapped_text, odoo_text = _html_text(mapped), _html_text(value)
+        return mapped_text == odoo_text, None if mapped_text == odoo_text else 'stored as %s' % odoo_text, \
+            mapped_text, odoo_text
     if kind == 'datetime':
-        equal = value == mapped
-        reason = None if equal else 'stored as %s UTC' % value
-        if equal and value and source_tz != viewer_tz:
-            source_clock = pytz.utc.localize(value).astimezone(pytz.timezone(source_tz or 'UTC'))
-            viewer_clock = pytz.utc.localize(value).astimezone(pytz.timezone(viewer_tz))
-            if source_clock.replace(tzinfo=None) != viewer_clock.replace(tzinfo=None):
-                equal = False
-                reason = 'timezone: %s in %s is shown as %s to users in %s' % (
-                    source_clock.strftime('%Y-%m-%d %H:%M'), source_tz, viewer_clock.strftime('%Y-%m-%d %H:%M'),
-                    viewer_tz)
-        return equal, reason, mapping.value_to_text(mapped), mapping.value_to_text(value)
+        # Both sides are naive UTC, as stored: the viewer's timezone changes how a
+        # value is shown, never the value.  Shown as the source's wall clock.
+        equal = (value or False) == (mapped or False)
+        mapped_text, odoo_text = _local(mapped, source_tz), _local(value, source_tz)
+        return equal, None if equal else 'stored as %s' % odoo_text, mapped_text, odoo_text
     odoo_text = mapping.value_to_text(value if value is not False or kind == 'boolean' else '')
     mapped_text = mapping.value_to_text(mapped)
     if kind in ('char', 'text') and spec.transform == 'direct' and len(source_text) > len(odoo_text) \
@@ -102,3 +111,19 @@ def compare(field, spec, source_text, mapped, record, source_tz, viewer_tz):
         return False, 'truncated from %d to %d characters' % (len(source_text), len(odoo_text)), mapped_text, odoo_text
     equal = value == mapped or (mapped in (None, '') and value in (False, ''))
     return equal, None if equal else 'stored as %s' % odoo_text, mapped_text, odoo_text
+
+
+def _is_html(value):
+    return isinstance(value, str) and value.lstrip().startswith('<')
+
+
+def _html_text(value):
+    return ' '.join(html2plaintext(value or '').split()) if value else ''
+
+
+def _local(moment, tz):
+    """A stored (UTC) date-time as the source's wall clock, naming the timezone."""
+    if not moment:
+        return ''
+    local = pytz.utc.localize(moment).astimezone(pytz.timezone(tz or 'UTC'))
+    return '%s (%s)' % (local.strftime('%Y-%m-%d %H:%M:%S'), tz or 'UTC')
