@@ -317,3 +317,9 @@ class TestReupload(CrmMigrationCommon):
         links = self.project.record_ids.filtered(lambda r: r.res_model == 'crm.lead' and r.object_id.name == 'patients')
         self.assertEqual(sorted(links.mapped('source_id')), ['C00%d' % i for i in range(1, 8)])
         self.assertEqual(len(set(links.mapped('res_id'))), 7, "one lead per client, no copies")
+
+    def test_upload_waits_for_the_run(self):
+        self.migrate()
+        self.project._create_run('full')._schedule()
+        with self.assertRaises(UserError):
+            self._upload(self.project, export())
