@@ -173,6 +173,37 @@ class TestNocrmOwnerLeftUnassigned(AuditedRunCase):
 
 
 @tagged('crm_migration', 'post_install', '-at_install')
+class TestNocrmOwnerCreated(AuditedRunCase):
+    """*Create user* on the audit's issue: the owner becomes an Odoo user and keeps their leads."""
+
+    __test__ = True
+    ACCOUNT = QuietNocrmAccount
+    PROJECT_VALUES = {'batch_size': 2}
+    COUNTED = ('crm.lead', 'res.users')
+
+    @classmethod
+    def prepare_odoo(cls):
+        TestNocrmOwnerLeftUnassigned.prepare_odoo.__func__(cls)  # the same two sellers
+
+    @classmethod
+    def decide(cls):
+        cls.audit_issues.filtered(lambda i: i.kind == 'unmatched_user' and i.source_id == '99').action_create_user()
+
+    def test_the_owner_is_created_and_owns_their_leads(self):
+        self.require_full_run()
+        self.assertStat(self.full_run, 'users', read=3, created=1, updated=2, failed=0)
+        ivo = self.target('users', '99')
+        self.assertEqual((ivo.name, ivo.login, ivo.email),
+                         ('Ivo Nomad', 'ivo.nomad@seller.example', 'ivo.nomad@seller.example'))
+        for lead in ('8114', '8115'):
+            self.assertEqual(self.target('leads', lead).user_id, ivo)
+
+    def test_rerun_updates_nothing(self):
+        self.require_full_run()
+        self.assertQuietRerun()
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
 class TestClinikoPractitionerAndContradiction(AuditedRunCase):
     __test__ = True
     ACCOUNT = QuietClinikoAccount
