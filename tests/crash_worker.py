@@ -93,7 +93,10 @@ def report(env, cr, project_id):
         'leads': len(sources),
         'distinct_leads': len(set(sources)),
         'orders': env['sale.order'].search_count([('name', '=like', 'INV-%')]),
-        'activities': env['mail.activity'].search_count([('res_model', '=', 'crm.lead')]),
+        # Past appointments are logged done (a message of their activity type), future ones stay
+        # open: one of either per appointment, whatever the kill did.
+        'activities': env['mail.activity'].search_count([('res_model', '=', 'crm.lead')])
+        + env['mail.message'].search_count([('model', '=', 'crm.lead'), ('mail_activity_type_id', '!=', False)]),
         'links': len(project.record_ids),
     }
 

@@ -125,6 +125,14 @@ class AuditedRunCase(ApiMigrationCase):
 
 
 @tagged('crm_migration', 'post_install', '-at_install')
+def _two_sellers(cls):
+    """The noCRM sellers who have Odoo users (owner 99 has none); two-lead pages."""
+    cls.startClassPatcher(patch.object(NocrmSource, 'page_size', 2))
+    Users = cls.env['res.users'].with_context(no_reset_password=True)
+    cls.lea = Users.create({'name': 'Lea Seller', 'login': 'lea@sales.test', 'email': 'lea@seller.example'})
+    cls.max = Users.create({'name': 'Max Closer', 'login': 'max@sales.test', 'email': 'max@seller.example'})
+
+
 class TestNocrmOwnerLeftUnassigned(AuditedRunCase):
     __test__ = True
     ACCOUNT = QuietNocrmAccount
@@ -133,10 +141,7 @@ class TestNocrmOwnerLeftUnassigned(AuditedRunCase):
 
     @classmethod
     def prepare_odoo(cls):
-        cls.startClassPatcher(patch.object(NocrmSource, 'page_size', 2))
-        Users = cls.env['res.users'].with_context(no_reset_password=True)
-        cls.lea = Users.create({'name': 'Lea Seller', 'login': 'lea@sales.test', 'email': 'lea@seller.example'})
-        cls.max = Users.create({'name': 'Max Closer', 'login': 'max@sales.test', 'email': 'max@seller.example'})
+        _two_sellers(cls)
 
     @classmethod
     def decide(cls):
@@ -183,7 +188,7 @@ class TestNocrmOwnerCreated(AuditedRunCase):
 
     @classmethod
     def prepare_odoo(cls):
-        TestNocrmOwnerLeftUnassigned.prepare_odoo.__func__(cls)  # the same two sellers
+        _two_sellers(cls)
 
     @classmethod
     def decide(cls):
