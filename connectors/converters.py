@@ -186,13 +186,21 @@ def parse_number(value, decimal_comma=None):
     if text.count('.') > 1 or text in ('', '.'):
         raise ValueError('%r is not a number' % value)
     number = float(text)
+    if number == float('inf'):
+        raise ValueError('%r is too large a number' % value)
     return -number if negative else number
+
+
+# Odoo stores integer fields as PostgreSQL int4: a larger value would fail the whole batch.
+MAX_INTEGER = 2**31 - 1
 
 
 def parse_integer(value):
     number = parse_number(value)
     if float(number) != int(number):
         raise ValueError('%r is not a whole number' % value)
+    if abs(int(number)) > MAX_INTEGER:
+        raise ValueError('%r is too large for a whole-number field (at most %d)' % (value, MAX_INTEGER))
     return int(number)
 
 

@@ -29,7 +29,20 @@ DELIMITERS = (',', ';', '\t', '|')
 # An XLSX is a zip: refuse archives that inflate past this (zip-bomb guard).
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
 # Default for csv is 128 KiB; clinic notes exported in one cell exceed it.
-csv.field_size_limit(16 * 1024 * 1024)
+MAX_FIELD_BYTES = 16 * 1024 * 1024
+csv.field_size_limit(MAX_FIELD_BYTES)
+# A physical line longer than this is not an export row (a minified dump, a
+# binary file): refused before the csv module and the sniffer chew on it.
+MAX_LINE_BYTES = 1024 * 1024
+# Unmapped columns become x_ fields on existing tables (crm_lead already has
+# ~150 columns of PostgreSQL's 1,600): keep well below what is left.
+MAX_COLUMNS = 1000
+# sharedStrings.xml is parsed whole by openpyxl even in read-only mode.
+MAX_SHARED_STRINGS = 128 * 1024 * 1024
+
+
+class NoHeaderError(SourceFormatError):
+    """A table without a header row: an empty sheet is not an object, an empty CSV is refused."""
 
 
 def normalize_header(label):
@@ -64,6 +77,9 @@ def detect_encoding(sample):
         return 'utf-8-sig'
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return 'utf-16'
+    unmarked = _utf16_without_bom(sample)
+    if unmarked:
+        return unmarked
     # Cut at the last newline so a multi-byte character split by the sample
     # boundary does not turn a UTF-8 file into cp1252.
     cut = sample.rfind(b'\n')
@@ -75,6 +91,21 @@ def detect_encoding(sample):
         except UnicodeDecodeError:
             continue
     return 'latin-1'
+
+
+def _utf16_without_bom(sample):
+    """'utf-16-le'/'-be' for UTF-16 text without a BOM: mostly-Latin text then has a NUL
+    in every other byte, on one side only."""
+    head = sample[:4096]
+    half = len(head) // 2
+    if half < 4:
+        return None
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    if odd > half * 0.6 and even < half * 0.05:
+        return 'utf-16-le'
+    if even > half * 0.6 and odd < half * 0.05:
+        return 'utf-16-be'
+    return None
 
 
 def _decode_line(raw, encoding):
@@ -129,7 +160,11 @@ class Table:
         """The header is the first wide row: report exports put a title line or two above it."""
         window = list(itertools.islice(self._records(), 10))
         if not window:
-            raise SourceFormatError('%s has no header row' % self.label)
+            raise NoHeaderError('%s has no header row' % self.label)
+        for line_nr, cells in window:
+            if len(cells) > MAX_COLUMNS:
+                raise SourceFormatError('%s, line %d: %d columns, more than the %d a table can take'
+                                        % (self.label, line_nr, len(cells), MAX_COLUMNS))
         widths = [sum(1 for cell in cells if cell not in (None, '')) for _line, cells in window]
         # 80% of the usual width (the most common one, not the widest: a data row
         # with an unquoted delimiter is wider than the header).
@@ -180,9 +215,9 @@ class CsvTable(Table):
             sample = handle.read(SNIFF_BYTES)
         if not sample.strip():
             raise SourceFormatError('%s is empty' % label)
-        if b'\x00' in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise SourceFormatError('%s is not a text file (CSV expected)' % label)
         self.encoding = encoding or detect_encoding(sample)
+        if b'\x00' in sample and not self.encoding.startswith('utf-16'):
+            raise SourceFormatError('%s is not a text file (CSV expected)' % label)
         # Classic Mac line ends: no \n at all, only \r.
         self._universal_newlines = b'\n' not in sample and b'\r' in sample
         lines = [line for line in self._text_lines(sample)][:60]
@@ -196,19 +231,34 @@ class CsvTable(Table):
         self.delimiter = delimiter or detect_delimiter(lines)
 
     def _text_lines(self, data):
-        if self.encoding == 'utf-16' or self._universal_newlines:
+        if self.encoding.startswith('utf-16') or self._universal_newlines:
             text = io.TextIOWrapper(io.BytesIO(data) if isinstance(data, bytes) else data,
                                     encoding=self.encoding, errors='replace', newline=None)
             yield from text
             return
         raw_lines = io.BytesIO(data) if isinstance(data, bytes) else data
         first = True
-        for raw in raw_lines:
+        line_nr = 0
+        while True:
+            # Bounded read: a 2 MB line without a newline is refused, not parsed.
+            raw = raw_lines.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            line_nr += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise SourceFormatError('%s, line %d: longer than %d KiB, not a CSV row'
+                                        % (self.label, line_nr, MAX_LINE_BYTES // 1024))
             if first:
                 first = False
                 if raw.startswith(codecs.BOM_UTF8):
                     raw = raw[len(codecs.BOM_UTF8):]
-            yield _decode_line(raw, self.encoding)
+            text = _decode_line(raw, self.encoding).replace('\x00', '')
+            if '\r' in text.rstrip('\r\n'):
+                # Mixed line ends (an old Mac \r inside a \r\n file): each \r ends a line,
+                # as csv's universal-newline mode would read it.
+                yield from re.split(r'(?<=\r)(?!\n)', text)
+            else:
+                yield text
 
     def _records(self):
         """Yield ``(line_nr, cells)`` for every non-blank record, header included."""
@@ -230,6 +280,7 @@ class CsvTable(Table):
     def iter_rows(self, offset=0):
         keys, records = self._data_records(offset)
         for line_nr, cells in records:
+            _check_merged(self.label, line_nr, keys, cells, self.delimiter)
             # Quoted multi-line values keep Windows line ends; Odoo stores \n.
             yield _make_row(keys, [cell.strip().replace('\r\n', '\n') for cell in cells], line_nr)
 
@@ -241,16 +292,21 @@ class XlsxTable(Table):
         self.sheet = sheet
 
     def _records(self):
-        import openpyxl  # lazy: only XLSX uploads need it
-
         with self._opener() as handle:
-            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            workbook = _load_workbook(handle, self.label)
             try:
                 sheet = workbook[self.sheet]
-                for line_nr, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                    cells = [_xlsx_value(value) for value in values]
-                    if any(cell not in (None, '') for cell in cells):
-                        yield line_nr, cells
+                line_nr = 0
+                try:
+                    for line_nr, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                        if len(values) > MAX_COLUMNS:
+                            raise SourceFormatError('%s, line %d: %d columns, more than the %d a table can take'
+                                                    % (self.label, line_nr, len(values), MAX_COLUMNS))
+                        cells = [_xlsx_value(value) for value in values]
+                        if any(cell not in (None, '') for cell in cells):
+                            yield line_nr, cells
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError) as error:
+                    raise SourceFormatError('%s, line %d: unreadable (%s)' % (self.label, line_nr + 1, error)) from error
             finally:
                 workbook.close()
 
@@ -260,6 +316,22 @@ class XlsxTable(Table):
             while len(cells) > len(keys) and cells[-1] in (None, ''):
                 cells.pop()
             yield _make_row(keys, cells, line_nr)
+
+
+def _check_merged(label, line_nr, keys, cells, delimiter):
+    """A quote left open swallows the next rows into one value: refuse it rather than
+    load a shorter table (a quoted multi-line note never holds a whole row of delimiters)."""
+    if len(keys) < 3:
+        return
+    for cell in cells:
+        if '\n' not in cell and '\r' not in cell:
+            continue
+        for offset, line in enumerate(cell.splitlines()[1:], start=1):
+            if line.count(delimiter) >= len(keys) - 1:
+                raise SourceFormatError(
+                    '%s, line %d: a quote opened on this line is not closed where the row ends '
+                    '(line %d reads as part of its value); close the quote or remove it'
+                    % (label, line_nr, line_nr + offset))
 
 
 def _xlsx_value(value):
@@ -288,16 +360,33 @@ def _make_row(keys, cells, line_nr):
     return row
 
 
+def _load_workbook(handle, label):
+    import openpyxl  # lazy: only XLSX uploads need it
+
+    try:
+        return openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except SourceFormatError:
+        raise
+    except Exception as error:  # noqa: BLE001 - openpyxl raises anything from KeyError to XML errors
+        raise SourceFormatError('%s is not a readable XLSX workbook (%s)' % (label, error)) from error
+
+
 def check_zip_size(opener, label, limit=MAX_XLSX_UNCOMPRESSED):
+    """Refuse an XLSX by its directory alone: nothing is inflated here."""
     with opener() as handle:
         try:
             with zipfile.ZipFile(handle) as archive:
-                total = sum(info.file_size for info in archive.infolist())
-        except zipfile.BadZipFile as error:
+                infos = archive.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as error:
             raise SourceFormatError('%s is not a valid XLSX/ZIP file' % label) from error
+    total = sum(info.file_size for info in infos)
     if total > limit:
         raise FileTooLargeError('%s inflates to %d MiB, over the %d MiB limit'
                                 % (label, total // 2**20, limit // 2**20))
+    strings = sum(info.file_size for info in infos if info.filename.lower().endswith('sharedstrings.xml'))
+    if strings > MAX_SHARED_STRINGS:
+        raise FileTooLargeError('%s: its shared strings inflate to %d MiB, over the %d MiB limit'
+                                % (label, strings // 2**20, MAX_SHARED_STRINGS // 2**20))
 
 
 def open_tables(filename, opener):
@@ -307,11 +396,9 @@ def open_tables(filename, opener):
     """
     lower = filename.lower()
     if lower.endswith(XLSX_EXTENSIONS):
-        import openpyxl
-
         check_zip_size(opener, filename)
         with opener() as handle:
-            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            workbook = _load_workbook(handle, filename)
             sheets = workbook.sheetnames
             workbook.close()
         tables = []
@@ -320,7 +407,7 @@ def open_tables(filename, opener):
                               opener, sheet)
             try:
                 table.headers()
-            except SourceFormatError:
+            except NoHeaderError:
                 continue  # an empty sheet is not an object
             tables.append(table)
         return tables

@@ -1,5 +1,4 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import base64
 import datetime
 import io
 import json
@@ -646,7 +645,7 @@ class CrmMigrationProject(models.Model):
             return existing[0]
         return self.env['ir.attachment'].create({
             'name': filename,
-            'datas': base64.b64encode(content),
+            'raw': content,  # not datas: a base64 copy of a large export is memory for nothing
             'res_model': self._name,
             'res_id': self.id,
             'description': 'crm_migration:upload',

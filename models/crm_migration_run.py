@@ -5,6 +5,7 @@ import logging
 import time
 
 from odoo import api, fields, models
+from odoo.addons.base.models.ir_cron import MIN_TIME_PER_JOB
 from odoo.exceptions import UserError
 
 from ..connectors import proposal
@@ -17,6 +18,8 @@ _logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = ('queued', 'running')
 LOAD_KINDS = ('full', 'delta', 'sample')
+# Seconds of work per background step (system parameter crm_migration.step_seconds).
+DEFAULT_STEP_SECONDS = 20.0
 
 
 class RowReader:
@@ -238,9 +241,16 @@ class CrmMigrationRun(models.Model):
                 'target': 'self'}
 
     def action_process_now(self):
-        """Run in the current request: for small files, or when no cron worker runs."""
+        """Run in the current request for one time box; the cron takes what is left."""
         for run in self.filtered(lambda r: r.state in ACTIVE_STATES):
-            run._execute()
+            # The cron holds the run's row while it works on it: refuse rather than
+            # load the same batch twice (that ended in a UniqueViolation).
+            if not run.try_lock_for_update():
+                raise UserError(self.env._(
+                    "%s is being processed in the background right now; its progress shows here.",
+                    run.display_name))
+            if run._execute(deadline=time.monotonic() + run._step_seconds()) in ACTIVE_STATES:
+                self.env.ref('crm_migration.ir_cron_crm_migration_run')._trigger()
         return True
 
     # ------------------------------------------------------------------
@@ -279,8 +289,20 @@ class CrmMigrationRun(models.Model):
         })
         self.project_id._on_run_started(self)
 
-    def _execute(self, commit=None):
+    def _step_seconds(self):
+        # Well under limit_time_cpu (60 s) and limit_time_real (120 s): a step that
+        # ends in time is committed, a worker killed on its limit loses its batch.
+        value = self.env['ir.config_parameter'].sudo().get_param('crm_migration.step_seconds')
+        try:
+            return max(float(value), 0.0) if value else DEFAULT_STEP_SECONDS
+        except ValueError:
+            return DEFAULT_STEP_SECONDS
+
+    def _execute(self, commit=None, deadline=None):
         """Process batches until the run is done; ``commit(processed)`` after each batch.
+
+        ``deadline`` (a ``time.monotonic()`` value) ends the step after the batch
+        that passes it, whatever ``commit`` says.
 
         ``commit`` is ``ir.cron._commit_progress`` under the cron (it returns
         the time left; 0 ends this step and the cron picks the run up again).
@@ -299,6 +321,8 @@ class CrmMigrationRun(models.Model):
         while self.state == 'running':
             processed = self._process_batch(reader)
             if commit and not commit(processed):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
                 break
             # A pause or cancel clicked meanwhile is committed by another
             # transaction: read it before the next batch.
@@ -379,6 +403,11 @@ class CrmMigrationRun(models.Model):
     def _cron_process_runs(self):
         """Advance queued runs, one batch per step, committing after each batch."""
         cron = self.env['ir.cron']
+        # Odoo calls this up to MIN_RUNS_PER_JOB times in one job, each call getting at
+        # least one batch even with no time left: bound the whole job by our own box,
+        # counted from the job's start, so a slow batch cannot add up past the limits.
+        end = self.env.context.get('cron_end_time')
+        deadline = (end - MIN_TIME_PER_JOB if end else time.monotonic()) + self._step_seconds()
         while True:
             now = fields.Datetime.now()
             run = self.search([('state', 'in', ACTIVE_STATES), '|', ('resume_at', '=', False),
@@ -386,16 +415,24 @@ class CrmMigrationRun(models.Model):
             if not run:
                 cron._commit_progress(remaining=0)
                 return
+            if time.monotonic() >= deadline:
+                # Nothing done and work left: Odoo ends this job and reschedules it at once.
+                self.env.cr.rollback()  # releases the run for the next job
+                cron._commit_progress(remaining=1)
+                return
             run.resume_at = False
             cron._commit_progress(remaining=run._remaining_estimate())
 
             def commit(processed, run=run):
                 # Report real remaining work, or Odoo takes the job for done and waits
                 # its full interval before the next step.
-                return cron._commit_progress(processed, remaining=run._remaining_estimate())
+                time_left = cron._commit_progress(processed, remaining=run._remaining_estimate())
+                # The commit released the row lock: take it again, or a "Process now"
+                # could start on the same run between two batches.
+                return time_left if run.try_lock_for_update() else 0
 
             try:
-                state = run._execute(commit=commit)
+                state = run._execute(commit=commit, deadline=deadline)
             except Exception as error:  # noqa: BLE001 - a stuck "running" run is worse than any error
                 # Committed batches stay; the failed one is rolled back whole.
                 self.env.cr.rollback()

@@ -8,6 +8,9 @@ by id, a selection by key, HTML by its text, a number at the field's
 precision, a date-time as stored (UTC) and shown in the source's timezone.
 Sample runs store every line; other runs store their mismatches only.
 """
+import base64
+import hashlib
+
 import pytz
 
 from odoo.tools import float_compare, float_round, html2plaintext
@@ -17,7 +20,7 @@ from ..connectors.converters import is_empty
 from .constants import ACTIVITY_PREFIX
 
 COMPARED = ('char', 'text', 'html', 'integer', 'float', 'monetary', 'boolean', 'date', 'datetime',
-            'selection', 'many2one', 'many2many', 'many2one_reference')
+            'selection', 'many2one', 'many2many', 'many2one_reference', 'binary')
 
 
 def compare_entries(loader, entries):
@@ -76,6 +79,11 @@ def compare(field, spec, source_text, mapped, record, source_tz):
     if kind == 'selection':
         labels = dict(field._description_selection(record.env))
         return value == mapped, None, labels.get(mapped, mapped or ''), labels.get(value, value or '')
+    if kind == 'binary':
+        # A document is compared by a checksum of its bytes, never shown.
+        mapped_sum, stored_sum = _checksum(mapped), _checksum(value)
+        equal = mapped_sum == stored_sum
+        return equal, None if equal else 'content differs', 'sha1 %s' % mapped_sum, 'sha1 %s' % stored_sum
     if kind in ('float', 'monetary'):
         if kind == 'monetary':
             currency = record[field.get_currency_field(record)] if field.get_currency_field(record) else None
@@ -111,6 +119,10 @@ def compare(field, spec, source_text, mapped, record, source_tz):
         return False, 'truncated from %d to %d characters' % (len(source_text), len(odoo_text)), mapped_text, odoo_text
     equal = value == mapped or (mapped in (None, '') and value in (False, ''))
     return equal, None if equal else 'stored as %s' % odoo_text, mapped_text, odoo_text
+
+
+def _checksum(value):
+    return hashlib.sha1(base64.b64decode(value or b'')).hexdigest()
 
 
 def _is_html(value):

@@ -37,6 +37,9 @@ IMPORT_CONTEXT = {
     'mail_notrack': True,
     'mail_activity_quick_update': True,
     'mail_auto_subscribe_no_notify': True,
+    # Documents are stored byte for byte: no resize of large images
+    # (ir.attachment._postprocess_contents), so the read-back checksum holds.
+    'image_no_postprocess': True,
 }
 # Fields written right after create instead of in it: creating a meeting
 # with its lead makes crm post "meeting scheduled" on the lead, dated today,
