@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, LockError, UserError
 
 from ..connectors import tabular
 from ..connectors.exceptions import ConnectorError
@@ -287,6 +287,7 @@ class CrmMigrationProject(models.Model):
         """Roll the sample back: the mapping can be changed and sampled again."""
         self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
+        self._lock_project()
         if not self.sample_run_id:
             raise UserError(self.env._("There is no sample to discard."))
         if self.run_ids.filtered(lambda r: r.kind in ('full', 'delta') and r.id > self.sample_run_id.id
@@ -490,7 +491,22 @@ class CrmMigrationProject(models.Model):
                            'state_before_change': project.state if migrated else False})
             project.message_post(body=self.env._("The mapping changed: confirm it again before loading."))
 
+    def _lock_project(self):
+        """Hold the project's row until this transaction ends: one run-changing action at a time.
+
+        SKIP LOCKED (Odoo's lock_for_update) instead of waiting: a second click while the
+        first one is still in its transaction is refused at once, and after that commit it
+        sees the first one's queued run.
+        """
+        try:
+            self.lock_for_update()
+        except LockError:
+            raise UserError(self.env._(
+                "Another action on project %s is in progress (a start, rollback or delta); "
+                "try again in a moment.", self.display_name)) from None
+
     def _check_ready(self):
+        self._lock_project()
         enabled = self.object_ids.filtered('enabled')
         if not enabled:
             raise UserError(self.env._("Enable at least one object to migrate."))
@@ -514,6 +530,7 @@ class CrmMigrationProject(models.Model):
 
     def _prepare_rollback(self):
         """No run may go on after a rollback: paused or stopped ones are cancelled."""
+        self._lock_project()
         if self.run_ids.filtered(lambda r: r.state in ('queued', 'running')):
             raise UserError(self.env._("Wait for the current run to finish (or cancel it) before rolling back."))
         self.run_ids.filtered(lambda r: r.state in ('paused', 'failed')).action_cancel()
@@ -562,7 +579,8 @@ class CrmMigrationProject(models.Model):
             busy = project.run_ids.filtered(lambda r: r.state in ('queued', 'running', 'paused'))
             due = not project.last_delta_at or \
                 project.last_delta_at + datetime.timedelta(minutes=project.delta_interval) <= now
-            if due and not busy:
+            # A manager's action holding the project wins; the next pickup retries.
+            if due and not busy and project.try_lock_for_update():
                 project.last_delta_at = now
                 project._create_run('delta')._schedule()
 
