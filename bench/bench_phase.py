@@ -4,8 +4,10 @@
     python bench/bench_phase.py PHASE ODOO_CONF DB EXPORT_DIR BATCH
 
 PHASE: ``load`` (Odoo's own ``crm.lead.load()``, the baseline any admin has),
-``patients`` (crm_migration, patients only) or ``clinic`` (every object).
-Prints one JSON line: records, seconds, records/s, peak RSS (MiB).
+``patients`` (crm_migration, patients only), ``clinic`` (every object) or
+``rollback`` (the patients loaded, untimed, then the run rolled back, timed).
+Prints one JSON line: records, seconds, records/s, queries per record (every
+SQL statement of the timed part, commits aside), peak RSS (MiB).
 """
 import csv
 import json
@@ -53,6 +55,13 @@ def phase_load(env, cr, export, batch):
     return done
 
 
+def queries():
+    # The process-wide counter: Cursor.sql_log_count is reset by every commit's log.
+    from odoo import sql_db  # noqa: PLC0415
+
+    return sql_db.sql_counter
+
+
 def phase_migration(env, cr, export, batch, only_patients):
     project = env['crm.migration.project'].create({
         'name': 'bench', 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
@@ -67,7 +76,7 @@ def phase_migration(env, cr, export, batch, only_patients):
     project.action_prepare_fields()
     cr.commit()
     run = project._create_run('full')
-    start = time.perf_counter()
+    start, counted = time.perf_counter(), queries()
 
     def commit(_processed):
         cr.commit()
@@ -78,7 +87,27 @@ def phase_migration(env, cr, export, batch, only_patients):
     assert run.state == 'done', run.message
     created = sum(run.stat_ids.mapped('created_count'))
     failed = sum(run.stat_ids.mapped('failed_count'))
-    return created, failed, elapsed
+    return created, failed, elapsed, queries() - counted, run
+
+
+def phase_rollback(env, cr, export, batch):
+    """Roll back a patients run: what the link table undoes, timed alone."""
+    created, _failed, _elapsed, _queries, loaded = phase_migration(env, cr, export, batch, True)
+    cr.commit()
+    run = env['crm.migration.run'].create({'project_id': loaded.project_id.id, 'kind': 'rollback',
+                                           'rollback_of_id': loaded.id})
+    cr.commit()
+    start, counted = time.perf_counter(), queries()
+
+    def commit(_processed):
+        cr.commit()
+        return float('inf')
+
+    run._execute(commit=commit)
+    elapsed = time.perf_counter() - start
+    assert run.state == 'done', run.message
+    left = env['crm.lead'].with_context(active_test=False).search_count([])
+    return created, left, elapsed, queries() - counted
 
 
 def main():
@@ -87,17 +116,22 @@ def main():
     env, cr = odoo_env(conf, db)
     try:
         if phase == 'load':
-            start = time.perf_counter()
+            start, counted = time.perf_counter(), queries()
             records = phase_load(env, cr, export, batch)
-            elapsed, failed = time.perf_counter() - start, 0
+            elapsed, failed, statements = time.perf_counter() - start, 0, queries() - counted
+        elif phase == 'rollback':
+            # "failed": leads still there after the rollback.
+            records, failed, elapsed, statements = phase_rollback(env, cr, export, batch)
         else:
-            records, failed, elapsed = phase_migration(env, cr, export, batch, phase == 'patients')
+            records, failed, elapsed, statements, _run = phase_migration(env, cr, export, batch,
+                                                                          phase == 'patients')
         cr.commit()
     finally:
         cr.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({'phase': phase, 'records': records, 'failed': failed, 'seconds': round(elapsed, 2),
                       'records_per_s': round(records / elapsed, 1) if elapsed else None,
+                      'queries_per_record': round(statements / records, 2) if records else None,
                       'peak_rss_mib': round(peak, 1)}))
 
 
