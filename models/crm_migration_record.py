@@ -64,6 +64,8 @@ class CrmMigrationRecord(models.Model):
         'unique(object_id, source_id, res_model)',
         'A source record is linked once per Odoo model.')
     _res_idx = models.Index('(res_model, res_id)')
+    # A rollback walks one object's links newest first, a batch at a time.
+    _rollback_idx = models.Index('(object_id, write_seq)')
 
     def init(self):
         self.env.cr.execute("CREATE SEQUENCE IF NOT EXISTS crm_migration_record_write_seq")

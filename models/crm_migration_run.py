@@ -312,8 +312,13 @@ class CrmMigrationRun(models.Model):
         self.ensure_one()
         if self.state == 'queued' and not self.date_start:
             self._start()
-        elif self.state == 'queued':
-            self.state = 'running'
+        else:
+            if self.state == 'queued':
+                self.state = 'running'
+            if self.kind == 'rollback' and not self.force and self.state == 'running':
+                # A later step: a record a user edited since the last one is held before
+                # this step's own cascades (a contact removed from its lead) rewrite it.
+                rollback.hold_edited_records(self, self._objects(), reset=False)
         reader = None
         if self.kind in LOAD_KINDS:
             keys = {obj.name: obj.source_key for obj in self.project_id.object_ids}

@@ -9,7 +9,10 @@ record the migration did not record is never touched, and a record somebody
 changed after the migration wrote it is kept and listed unless the rollback
 is forced.
 """
+import itertools
 import logging
+
+from odoo.tools import SQL
 
 from .constants import LIVE_OPERATIONS
 from .loader import IMPORT_CONTEXT, ROW_ERRORS, _error_message
@@ -24,7 +27,7 @@ def rollback_domain(run, obj):
     return domain
 
 
-def hold_edited_records(run, objects):
+def hold_edited_records(run, objects, reset=True):
     """Flag the records a user changed after the migration wrote them, before anything is undone.
 
     Checked up front because the rollback's own deletions change records
@@ -35,7 +38,12 @@ def hold_edited_records(run, objects):
     held = 0
     for obj in objects:
         links = Record.search(rollback_domain(run, obj))
-        links.filtered('rollback_hold').rollback_hold = False
+        if reset:
+            links.filtered('rollback_hold').rollback_hold = False
+        else:
+            # Later steps only add holds: an edit seen before stays seen, and the
+            # records already done are not links of this domain any more.
+            links = links.filtered(lambda l: not l.rollback_hold)
         by_model = {}
         for link in links:
             by_model.setdefault(link.res_model, []).append(link)
@@ -49,7 +57,7 @@ def hold_edited_records(run, objects):
                     ['write_date', 'write_uid'])}
                 for link in chunk:
                     stamp = stamps.get(link.res_id)
-                    if stamp and _edited_after(link, stamp):
+                    if stamp and _edited_after(link, stamp, run):
                         link.write({'rollback_hold': True, 'message': run.env._(
                             "Kept by the rollback: changed by %(user)s on %(date)s, after the migration wrote "
                             "it. Force the rollback to undo it anyway.",
@@ -72,12 +80,90 @@ def rollback_batch(run, obj, limit):
         domain.append(('write_seq', '<', run.offset))
     records = Record.search(domain, order='write_seq desc, id desc', limit=limit)
     counts = {'removed': 0, 'restored': 0, 'kept': 0, 'failed': 0}
-    # Newest first: an activity or a contact made for a lead goes before the lead.
-    for record in records:
-        _undo_one(run, record, counts)
+    # Newest first: an activity or a contact made for a lead goes before the lead.  Consecutive
+    # plain deletions of one model go in one unlink(): one record at a time made a large
+    # rollback quadratic (each unlink invalidates the cache and re-checks its references).
+    for bulk, group in itertools.groupby(records, key=lambda r: (r.res_model, _bulk_deletable(run, r))):
+        links = Record.browse([link.id for link in group])
+        if bulk[1] and len(links) > 1:
+            _undo_bulk(run, links, counts)
+        else:
+            for record in links:
+                _undo_one(run, record, counts)
     if records:
         run.offset = records[-1].write_seq
     return len(records), counts
+
+
+# Deleting these runs state changes first (posted entries, confirmed orders, audit trail):
+# they keep the one-by-one path of _undo.
+_STATEFUL_MODELS = ('account.move', 'account.move.line', 'account.payment', 'sale.order', 'sale.order.line')
+
+
+def _bulk_deletable(run, record):
+    of_run = run.rollback_of_id
+    return (record.operation == 'created' and record.res_model in run.env
+            and record.res_model not in _STATEFUL_MODELS
+            and not (of_run and record.created_run_id and record.created_run_id != of_run))
+
+
+def _undo_bulk(run, links, counts):
+    """One unlink() for a run of created records of one model; on any error, one by one."""
+    env = run.env
+    model = links[0].res_model
+    edited = _edited_now(run, links)
+    kept = links.filtered(lambda l: not run.force and (l.rollback_hold or l.id in edited))
+    _hold(run, kept, edited)
+    todo = links - kept
+    Model = env[model].with_context(IMPORT_CONTEXT, active_test=False)
+    try:
+        with env.cr.savepoint():
+            Model.browse(todo.mapped('res_id')).exists().with_context(force_delete=True).unlink()
+    except ROW_ERRORS:
+        # The savepoint undid the whole group: isolate the record that cannot go.
+        for record in todo:
+            _undo_one(run, record, counts)
+        counts['kept'] += len(kept)
+        return
+    todo.write({'operation': 'rolled_back', 'run_id': run.id, 'synced_at': env.cr.now(),
+                'message': env._("Removed by rollback"), 'rollback_hold': False,
+                'checksum': False, 'before_values': False, 'previous_values': False})
+    counts['removed'] += len(todo)
+    counts['kept'] += len(kept)
+
+
+def _edited_now(run, links):
+    """Ids of the links whose record a user changed since the migration wrote it, checked
+    under a row lock in the transaction that undoes them: an edit committed while the
+    rollback runs (after its up-front pass) is seen, and none can slip in before the undo."""
+    env = run.env
+    model = links[0].res_model
+    if run.force or model not in env:
+        return {}
+    Model = env[model]
+    if Model._abstract or not Model._table or 'write_date' not in Model._fields:
+        return {}
+    Model.flush_model(['write_date', 'write_uid'])
+    env.cr.execute(SQL("SELECT id, write_date, write_uid FROM %s WHERE id IN %s FOR UPDATE",
+                       SQL.identifier(Model._table), tuple(set(links.mapped('res_id')))))
+    stamps = {row[0]: row[1:] for row in env.cr.fetchall()}
+    edited = {}
+    for link in links:
+        write_date, write_uid = stamps.get(link.res_id, (None, None))
+        if write_date and write_uid and link.synced_at and _is_user_edit(run, link, write_date, write_uid):
+            edited[link.id] = (write_date, write_uid)
+    return edited
+
+
+def _hold(run, links, edited):
+    env = run.env
+    users = env['res.users'].browse({uid for _date, uid in edited.values()}).sudo()
+    names = {user.id: user.display_name for user in users}
+    for link in links.filtered(lambda l: l.id in edited):
+        write_date, write_uid = edited[link.id]
+        link.write({'rollback_hold': True, 'message': env._(
+            "Kept by the rollback: changed by %(user)s on %(date)s, after the migration wrote "
+            "it. Force the rollback to undo it anyway.", user=names.get(write_uid, write_uid), date=write_date)})
 
 
 def _undo_one(run, record, counts):
@@ -121,6 +207,10 @@ def _undo(run, record):
         target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
     if record.rollback_hold and not run.force:
         return 'kept'
+    edited = _edited_now(run, record)
+    if edited:
+        _hold(run, record, edited)
+        return 'kept'
     record.rollback_hold = False
     of_run = run.rollback_of_id
     if of_run and record.created_run_id and record.created_run_id != of_run:
@@ -158,12 +248,18 @@ def _undo(run, record):
     return outcome
 
 
-def _edited_after(link, stamp):
+def _edited_after(link, stamp, run):
     """True when somebody other than the migration wrote the record after it did."""
     if not stamp['write_date'] or not link.synced_at or not stamp['write_uid']:
         return False
+    return _is_user_edit(run, link, stamp['write_date'], stamp['write_uid'][0])
+
+
+def _is_user_edit(run, link, write_date, write_uid):
     writer = link.synced_uid or link.write_uid  # who ran the migration's write
-    return stamp['write_date'] > link.synced_at and stamp['write_uid'][0] != writer.id
+    # This rollback's own earlier steps rewrite records too (a removed contact empties its lead).
+    ours = write_uid == run.env.uid and run.date_start and write_date >= run.date_start
+    return write_date > link.synced_at and write_uid != writer.id and not ours
 
 
 def _before_unlink(record, target):

@@ -148,6 +148,24 @@ class TestRuns(CrmMigrationCommon):
         self.assertFalse(zoe.exists())
         self.assertStat(forced_run, 'patients', removed=1)
 
+    def test_edit_made_while_the_rollback_runs_is_kept(self):
+        """The up-front pass saw no edit; a user saves the lead before its batch comes: it stays."""
+        self.run_full()
+        before = self.target_counts()
+        zoe = self.target('patients', 'P002')
+        rollback = self.env['crm.migration.run'].create({'project_id': self.project.id, 'kind': 'rollback'})
+        rollback._start()
+        self.assertFalse(self.link('patients', 'P002').rollback_hold, "nothing was edited before the rollback")
+        self.link('patients', 'P002').synced_at -= datetime.timedelta(minutes=5)  # one clock per test transaction
+        salesman = new_test_user(self.env, 'clinic_nurse', groups='sales_team.group_sale_salesman_all_leads')
+        zoe.with_user(salesman).write({'description': 'Allergic to latex'})
+        rollback._execute()
+        self.assertEqual(rollback.state, 'done', rollback.message)
+        self.assertStat(rollback, 'patients', kept=1, failed=0)
+        self.assertTrue(zoe.exists(), "the edit made during the rollback is kept")
+        self.assertIn('clinic_nurse', self.link('patients', 'P002').message)
+        self.assertEqual(self.target_counts()['crm.lead'], before['crm.lead'] - 8)
+
     def test_remove_custom_fields_only_when_empty(self):
         run = self.run_full()
         self.project.action_remove_custom_fields()
