@@ -43,6 +43,9 @@ class CrmMigrationRecord(models.Model):
                                 help="Values of an updated record before the migration first wrote to it.")
     previous_values = fields.Json(groups=DATA_READERS,
                                   help="Values before the last run's write: rolling back that run restores them.")
+    written_values = fields.Json(groups=DATA_READERS,
+                                 help="What the migration last wrote, field by field, as read back: a later run "
+                                      "leaves a field a user changed since as the user left it.")
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
     message = fields.Text(groups=DATA_READERS)  # quotes row values ("'31/02/1980' is not a valid date")
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")

@@ -74,7 +74,8 @@ class Entry:
 
     __slots__ = ('row', 'line_nr', 'source_id', 'checksum', 'values', 'activity', 'actions', 'writes_back',
                  'parents', 'pending', 'contributions', 'problems', 'duplicate',
-                 'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'resolution')
+                 'link', 'activity_link', 'outcome', 'message', 'res_id', 'before', 'previous', 'written', 'kept_edits',
+                 'resolution')
 
     def __init__(self, row, source_id):
         self.row = row
@@ -97,6 +98,8 @@ class Entry:
         self.res_id = None
         self.before = None
         self.previous = None
+        self.written = None     # the target's mapped fields as read after the write
+        self.kept_edits = {}    # fields a user changed since the last write: left as they are
         self.resolution = None
 
     def fail(self, message):
@@ -162,6 +165,7 @@ class ObjectLoader:
             if diffs:
                 self.env['crm.migration.diff'].create(diffs)
         self._record(entries)
+        counts['kept'] = sum(1 for entry in entries if entry.kept_edits)
         for entry in entries:
             key = {'created': 'created', 'updated': 'updated', 'unchanged': 'unchanged',
                    'linked': 'updated', 'skipped': 'skipped', 'failed': 'failed'}[entry.outcome]
@@ -860,15 +864,40 @@ class ObjectLoader:
             entry.values.pop('create_date', None)  # set once, when the record was created
             record = self.Model.browse(entry.res_id)
             entry.previous = _snapshot(record, entry.values)
+            last = (entry.link.written_values or {}) if entry.link and entry.link.operation in LIVE_OPERATIONS \
+                else {}
+            # A field whose value is no longer what the migration wrote was changed by a person:
+            # the source's new value (or its empty cell) does not overwrite it.
+            # An empty cell is never written on create, so a field missing from ``last`` held
+            # nothing of ours: a value there now was typed, and an empty source keeps it.
+            entry.kept_edits = {name: value for name, value in entry.previous.items()
+                                if (value != last[name] if name in last
+                                    else bool(last) and bool(value) and not entry.values.get(name))}
+            for name in entry.kept_edits:
+                entry.values.pop(name, None)
+                entry.previous.pop(name)
             if entry.resolution == 'match' or (entry.link and entry.link.operation == 'updated'):
                 # The state before the migration ever touched it: kept from the first write.
                 # Fields first written now (or only by a write-back so far) add their current value.
                 kept = (entry.link.before_values or {}) if entry.link and entry.link.operation in LIVE_OPERATIONS else {}
                 entry.before = dict(entry.previous, **kept)
             record.write(entry.values)
+            entry.written = dict(last, **_snapshot(record, entry.values))
             entry.outcome = 'updated'
+            if entry.kept_edits:
+                self._tell_kept_edits(entry, record)
+        for entry, record in ((e, self.Model.browse(e.res_id)) for e in creates):
+            entry.written = _snapshot(record, entry.values)
         self._write_activities([e for e in entries if e.activity])
         self.Model.flush_model()
+
+    def _tell_kept_edits(self, entry, record):
+        labels = ', '.join(record._fields[name].get_description(self.env)['string'] for name in entry.kept_edits)
+        note = self.env._("Kept as changed in Odoo since the migration wrote it (the source's value was not "
+                          "written): %s", labels)
+        entry.message = '; '.join(filter(None, [entry.message, note]))
+        if hasattr(record, 'message_post'):
+            record.message_post(body=note, message_type='notification', subtype_xmlid='mail.mt_note')
 
     def _as_text(self, value, resolved):
         """A value written on another record, as text: a looked-up record or a user by its name."""
@@ -1046,6 +1075,7 @@ class ObjectLoader:
                 values.update(res_id=entry.res_id, checksum=False if retry else entry.checksum, synced_at=now,
                               synced_uid=self.env.uid, write_seq=next(sequence),
                               previous_values=entry.previous,
+                              written_values=entry.written,
                               pending_actions=','.join(entry.actions) or False,
                               pending_links=entry.pending or False,
                               contributions=entry.contributions or False)

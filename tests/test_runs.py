@@ -119,6 +119,30 @@ class TestRuns(CrmMigrationCommon):
         self.assertEqual(self.target_counts()['crm.lead'], counts['crm.lead'] - 1)
         self.assertEqual(self.link('patients', 'P001').operation, 'created', "still the full run's record")
 
+    def test_delta_keeps_what_users_typed(self):
+        """A delta writes the source's change, never over a user's phone or a note typed where the source has none."""
+        self.run_full()
+        zoe = self.target('patients', 'P002')
+        self.project.action_start_cutover()
+        reception = new_test_user(self.env, 'clinic_desk', groups='sales_team.group_sale_salesman_all_leads')
+        zoe.with_user(reception).write({'phone': '0499 999 999', 'description': 'Allergic to latex'})
+        content = fixture_bytes('patients.csv').replace(b'zoe@example.test', b'zoe.new@example.test')
+        self._upload(self.project, {'patients.csv': content})
+        delta = self.project._create_run('delta')
+        delta._execute()
+        self.assertEqual(delta.state, 'done', delta.message)
+        self.assertStat(delta, 'patients', updated=1, kept=1, failed=1)  # the fixture's impossible date, as every run
+        self.assertEqual(zoe.email_from, 'zoe.new@example.test', "the source's change lands")
+        self.assertEqual(zoe.phone, '0499 999 999', "the user's phone stays")
+        self.assertIn('Allergic to latex', str(zoe.description), "an empty source cell does not blank a typed note")
+        link = self.link('patients', 'P002')
+        self.assertIn('Kept as changed in Odoo', link.message)
+        self.assertIn('Kept as changed in Odoo', zoe.message_ids[0].body)
+        # Rolling the delta back gives the e-mail back and leaves the user's values alone.
+        self.run_rollback(of_run=delta)
+        self.assertEqual(zoe.email_from, 'zoe@example.test')
+        self.assertEqual(zoe.phone, '0499 999 999')
+
     def test_cutover_window_closes(self):
         self.run_full()
         self.project.action_start_cutover()
