@@ -76,6 +76,14 @@ def phase_migration(env, cr, export, batch, only_patients):
     project.action_prepare_fields()
     cr.commit()
     run = project._create_run('full')
+    elapsed, counted = _timed_execute(cr, run)
+    created = sum(run.stat_ids.mapped('created_count'))
+    failed = sum(run.stat_ids.mapped('failed_count'))
+    return created, failed, elapsed, counted, run
+
+
+def _timed_execute(cr, run):
+    """Run to the end, committing every batch as the cron does; return (seconds, queries)."""
     start, counted = time.perf_counter(), queries()
 
     def commit(_processed):
@@ -83,11 +91,8 @@ def phase_migration(env, cr, export, batch, only_patients):
         return float('inf')
 
     run._execute(commit=commit)
-    elapsed = time.perf_counter() - start
     assert run.state == 'done', run.message
-    created = sum(run.stat_ids.mapped('created_count'))
-    failed = sum(run.stat_ids.mapped('failed_count'))
-    return created, failed, elapsed, queries() - counted, run
+    return time.perf_counter() - start, queries() - counted
 
 
 def phase_rollback(env, cr, export, batch):
@@ -97,17 +102,9 @@ def phase_rollback(env, cr, export, batch):
     run = env['crm.migration.run'].create({'project_id': loaded.project_id.id, 'kind': 'rollback',
                                            'rollback_of_id': loaded.id})
     cr.commit()
-    start, counted = time.perf_counter(), queries()
-
-    def commit(_processed):
-        cr.commit()
-        return float('inf')
-
-    run._execute(commit=commit)
-    elapsed = time.perf_counter() - start
-    assert run.state == 'done', run.message
+    elapsed, counted = _timed_execute(cr, run)
     left = env['crm.lead'].with_context(active_test=False).search_count([])
-    return created, left, elapsed, queries() - counted
+    return created, left, elapsed, counted
 
 
 def main():

@@ -858,6 +858,9 @@ class ObjectLoader:
                     self.env.cr.execute(SQL("UPDATE %s SET create_date = %s WHERE id = %s",
                                             SQL.identifier(self.Model._table), created_on, record.id))
                     record.invalidate_recordset(['create_date'])
+            # Read through the created recordset: one prefetch for the batch, not a query per row.
+            for entry, record in zip(creates, records):
+                entry.written = _snapshot(record, entry.values)
         for entry in entries:
             if entry.outcome not in ('update', 'updated'):
                 continue
@@ -886,8 +889,6 @@ class ObjectLoader:
             entry.outcome = 'updated'
             if entry.kept_edits:
                 self._tell_kept_edits(entry, record)
-        for entry, record in ((e, self.Model.browse(e.res_id)) for e in creates):
-            entry.written = _snapshot(record, entry.values)
         self._write_activities([e for e in entries if e.activity])
         self.Model.flush_model()
 

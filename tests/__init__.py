@@ -20,5 +20,5 @@ from . import test_native_records
 from . import test_reupload
 from . import test_fast_defaults
 from . import test_privacy
-from . import test_concurrency
 from . import test_bad_files
+from . import test_concurrency
