@@ -17,6 +17,7 @@ cat > "$WORK/odoo.conf" <<CONF
 addons_path = $(odoo_addons_path "$WORK/addons")
 data_dir = $WORK/data
 db_name = $DB
+http_interface = 127.0.0.1
 log_level = warn
 CONF
 odoo_cmd -c "$WORK/odoo.conf" -d "$DB" -i crm_migration --stop-after-init --without-demo=all >/dev/null
