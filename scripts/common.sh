@@ -117,3 +117,15 @@ ensure_postgres() {
         fi
     fi
 }
+
+write_odoo_conf() {  # $1 = work folder (holding addons/), then extra "key = value" lines
+    local work="$1"
+    shift
+    {
+        echo "[options]"
+        echo "addons_path = $(odoo_addons_path "$work/addons")"
+        echo "data_dir = $work/data"
+        echo "http_interface = 127.0.0.1"
+        printf '%s\n' "$@"
+    } > "$work/odoo.conf"
+}

@@ -16,13 +16,7 @@ WORK="${DEMO_DIR:-$HOME/.crm_migration_demo}"
 mkdir -p "$WORK/addons"
 # Odoo needs the addon's folder to be named crm_migration.
 ln -sfn "$REPO_DIR" "$WORK/addons/crm_migration"
-cat > "$WORK/odoo.conf" <<CONF
-[options]
-addons_path = $(odoo_addons_path "$WORK/addons")
-data_dir = $WORK/data
-http_interface = 127.0.0.1
-http_port = ${DEMO_PORT:-8069}
-CONF
+write_odoo_conf "$WORK" "http_port = ${DEMO_PORT:-8069}"
 
 if ! psql -d "$DB" -tAc "select 1 from ir_module_module where name = 'crm_migration' and state = 'installed'" \
         2>/dev/null | grep -q 1; then

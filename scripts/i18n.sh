@@ -12,14 +12,7 @@ DB="crm_migration_i18n_$$"
 trap 'dropdb --if-exists "$DB" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/addons"
 ln -s "$REPO_DIR" "$WORK/addons/crm_migration"
-cat > "$WORK/odoo.conf" <<CONF
-[options]
-addons_path = $(odoo_addons_path "$WORK/addons")
-data_dir = $WORK/data
-db_name = $DB
-http_interface = 127.0.0.1
-log_level = warn
-CONF
+write_odoo_conf "$WORK" "db_name = $DB" "log_level = warn"
 odoo_cmd -c "$WORK/odoo.conf" -d "$DB" -i crm_migration --stop-after-init --without-demo=all >/dev/null
 mkdir -p "$REPO_DIR/i18n"
 odoo_cmd i18n export -c "$WORK/odoo.conf" -d "$DB" -o "$REPO_DIR/i18n/crm_migration.pot" crm_migration

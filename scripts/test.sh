@@ -23,14 +23,7 @@ trap cleanup EXIT
 mkdir -p "$WORK/addons/crm_migration"
 tar -C "$REPO_DIR" --exclude=.git --exclude='__pycache__' --exclude='.pytest_cache' -cf - . \
     | tar -C "$WORK/addons/crm_migration" -xf -
-cat > "$WORK/odoo.conf" <<CONF
-[options]
-addons_path = $(odoo_addons_path "$WORK/addons")
-data_dir = $WORK/data
-db_name = $DB
-http_interface = 127.0.0.1
-log_level = warn
-CONF
+write_odoo_conf "$WORK" "db_name = $DB" "log_level = warn"
 
 echo "crm_migration: Odoo $ODOO_TREE, database $DB" >&2
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
