@@ -24,7 +24,7 @@ def create_lead_partners(loader, entries, import_context):
     now = env.cr.now()
     # The lead was just written by the migration, not by a user.
     links.filtered(lambda link: link.res_model == 'crm.lead').synced_at = now
-    Partner = env['res.partner'].with_context(import_context)
+    Partner = env['res.partner'].with_context(**import_context)
     kept = Partner.with_context(active_test=False).browse(
         [link.res_id for link in partner_links.values() if link.operation in LIVE_OPERATIONS]).exists()
     to_create, partners = [], {}
@@ -42,7 +42,7 @@ def create_lead_partners(loader, entries, import_context):
     for (entry, _values), partner in zip(to_create, created):
         partners[entry.source_id] = partner
     for entry, lead in wanted:
-        lead.with_context(import_context).partner_id = partners[entry.source_id]
+        lead.with_context(**import_context).partner_id = partners[entry.source_id]
     sequence = iter(loader._sequence(len(to_create)))
     message = env._("Contact of the migrated lead")
     new_links = []

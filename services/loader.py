@@ -119,7 +119,7 @@ class ObjectLoader:
         self.obj = obj
         self.project = run.project_id
         self.source = source
-        self.Model = self.env[obj.target_model].with_context(IMPORT_CONTEXT)
+        self.Model = self.env[obj.target_model].with_context(**IMPORT_CONTEXT)
         self.Record = self.env['crm.migration.record']
         lines = active_lines(obj)
         self.mapper = build_mapper(obj, lines)
@@ -184,7 +184,7 @@ class ObjectLoader:
         links = self.Record.search([('object_id', '=', base.id), ('source_id', 'in', source_ids),
                                     ('res_model', '=', base.target_model), ('operation', 'in', LIVE_OPERATIONS)])
         counts = {'read': len(rows), 'skipped': len(rows) - len(links)}
-        Model = self.env[base.target_model].with_context(IMPORT_CONTEXT, active_test=False)
+        Model = self.env[base.target_model].with_context(**IMPORT_CONTEXT, active_test=False)
         for link in links:
             record = Model.browse(link.res_id).exists()
             if not record or 'active' not in record._fields or link.operation != 'created':
@@ -476,12 +476,12 @@ class ObjectLoader:
             else None
         if partner:
             # The contact a rollback had to keep (archived): the same person again.
-            partner.with_context(IMPORT_CONTEXT).write({'active': True})
-            lead.with_context(IMPORT_CONTEXT).partner_id = partner
+            partner.with_context(**IMPORT_CONTEXT).write({'active': True})
+            lead.with_context(**IMPORT_CONTEXT).partner_id = partner
             return partner.id
         values = lead._prepare_customer_values(lead.contact_name or lead.name)
-        partner = self.env['res.partner'].with_context(IMPORT_CONTEXT).create(values)
-        lead.with_context(IMPORT_CONTEXT).partner_id = partner
+        partner = self.env['res.partner'].with_context(**IMPORT_CONTEXT).create(values)
+        lead.with_context(**IMPORT_CONTEXT).partner_id = partner
         links = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', source_id),
                                     ('res_model', 'in', ('res.partner', 'crm.lead'))])
         # The lead was just written by the migration, not by a user.
@@ -516,7 +516,7 @@ class ObjectLoader:
             if found:
                 result = found.id
             elif self._may_create(ref.relation):
-                result = Relation.with_context(IMPORT_CONTEXT).create({name_field: ref.name}).id
+                result = Relation.with_context(**IMPORT_CONTEXT).create({name_field: ref.name}).id
                 self._record_side_record(ref.relation, ref.name, result)
             else:
                 result = self.env._("%(model)s: no record named %(name)r",
@@ -635,7 +635,7 @@ class ObjectLoader:
                 entry.problems.append(mapping.Problem('move_id', self.env._(
                     "Not billed yet, and its matter %s has no client to invoice.", lead.name)))
                 return
-            move = self.env['account.move'].with_context(IMPORT_CONTEXT).create({
+            move = self.env['account.move'].with_context(**IMPORT_CONTEXT).create({
                 'move_type': 'out_invoice', 'partner_id': lead.partner_id.id,
                 'invoice_origin': lead.name, 'ref': self.env._("Unbilled entries of %s", lead.name)})
             self._record_side_record('account.move', source_id.split(':', 1)[1], move.id, source_id=source_id)
@@ -941,7 +941,7 @@ class ObjectLoader:
                     continue
                 by_record.setdefault(parent, {}).setdefault(field, (mode, []))[1].append(value)
         for (model, res_id), changes in by_record.items():
-            record = self.env[model].with_context(IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
+            record = self.env[model].with_context(**IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
             if not record:
                 continue
             values = {}
@@ -987,7 +987,7 @@ class ObjectLoader:
         record shows the usual "... done" message with its activity type, then the
         message and the done date are set back to when it happened.
         """
-        Activity = self.env['mail.activity'].with_context(IMPORT_CONTEXT)
+        Activity = self.env['mail.activity'].with_context(**IMPORT_CONTEXT)
         model_id = self.env['ir.model']._get_id(self.obj.target_model)
         now = fields.Datetime.now()
         to_create, done = [], []
@@ -1188,7 +1188,7 @@ def run_pending_actions(run, limit):
         ('project_id', '=', run.project_id.id), ('run_id', '=', run.id), ('pending_actions', '!=', False),
         ('operation', 'in', LIVE_OPERATIONS)], limit=limit, order='id')
     for link in links:
-        record = env[link.res_model].with_context(IMPORT_CONTEXT).browse(link.res_id).exists()
+        record = env[link.res_model].with_context(**IMPORT_CONTEXT).browse(link.res_id).exists()
         messages = []
         for method in link.pending_actions.split(','):
             if not record or method not in ALLOWED_ACTIONS.get(link.res_model, ()) \
@@ -1222,7 +1222,7 @@ def resolve_pending_links(run, obj):
         ('object_id', '=', obj.id), ('source_id', 'in', list(wanted)), ('res_model', '=', obj.target_model),
         ('operation', 'in', LIVE_OPERATIONS)])}
     done = 0
-    Model = env[obj.target_model].with_context(IMPORT_CONTEXT, active_test=False)
+    Model = env[obj.target_model].with_context(**IMPORT_CONTEXT, active_test=False)
     for link in links:
         values, missing, update_checksum = {}, [], False
         for field, source_id in link.pending_links.items():
@@ -1266,7 +1266,7 @@ def apply_totals(run, obj):
         model, res_id, field = key.split(',')
         by_record.setdefault((model, int(res_id)), {})[field] = amount
     for (model, res_id), values in by_record.items():
-        record = env[model].with_context(IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
+        record = env[model].with_context(**IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
         if record and any(record[field] != value for field, value in values.items()):
             remember_originals(record_links(run.project_id, model, res_id), _snapshot(record, values))
             record.write(values)

@@ -115,7 +115,7 @@ def _undo_bulk(run, links, counts):
     kept = links.filtered(lambda l: not run.force and (l.rollback_hold or l.id in edited))
     _hold(run, kept, edited)
     todo = links - kept
-    Model = env[model].with_context(IMPORT_CONTEXT, active_test=False)
+    Model = env[model].with_context(**IMPORT_CONTEXT, active_test=False)
     try:
         with env.cr.savepoint():
             Model.browse(todo.mapped('res_id')).exists().with_context(force_delete=True).unlink()
@@ -187,7 +187,7 @@ def _archive_instead(run, record, error):
     env = run.env
     if record.res_model not in env or 'active' not in env[record.res_model]._fields:
         return False
-    target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
+    target = env[record.res_model].with_context(**IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
     if not target:
         return False
     try:
@@ -204,7 +204,7 @@ def _undo(run, record):
     env = run.env
     target = None
     if record.res_model in env:
-        target = env[record.res_model].with_context(IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
+        target = env[record.res_model].with_context(**IMPORT_CONTEXT, active_test=False).browse(record.res_id).exists()
     if record.rollback_hold and not run.force:
         return 'kept'
     edited = _edited_now(run, record)

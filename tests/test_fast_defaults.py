@@ -24,7 +24,7 @@ class TestLeadDefaults(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.Lead = cls.env['crm.lead'].with_context(IMPORT_CONTEXT)
+        cls.Lead = cls.env['crm.lead'].with_context(**IMPORT_CONTEXT)
         cls.member = new_test_user(cls.env, 'fast_member', groups='sales_team.group_sale_salesman')
         cls.loner = new_test_user(cls.env, 'fast_loner', groups='sales_team.group_sale_salesman')
         cls.team = cls.env['crm.team'].create({'name': 'Clinic front desk', 'use_leads': True,

@@ -46,7 +46,7 @@ class TestPrivacy(CrmMigrationCommon):
         with self.assertRaises(AccessError):
             self.target('patients', 'P001').with_env(env).read(['name'])
         with self.assertRaises(AccessError):
-            project.file_ids  # noqa: B018
+            project.file_ids  # noqa: B018  # pylint: disable=pointless-statement  # reading is the test
         attachments = env['ir.attachment'].search([('res_model', '=', 'crm.migration.project'),
                                                    ('res_id', '=', self.project.id)])
         with self.assertRaises(AccessError):

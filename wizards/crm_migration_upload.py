@@ -1,4 +1,5 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import contextlib
 import io
 import os
 import zipfile
@@ -30,10 +31,8 @@ def clean_filename(name):
 def open_zip(data):
     """A ZipFile of ``data``; names flagged UTF-8 that are not valid UTF-8 are read as cp437
     (Python refuses the whole archive for one such name)."""
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         return zipfile.ZipFile(io.BytesIO(data))
-    except UnicodeDecodeError:
-        pass
     data = bytearray(data)
     end = data.rfind(b'PK\x05\x06')
     if end < 0:
