@@ -258,7 +258,7 @@ class ClioSource(ApiSource):
                     ids = str(field.get('picklist_options_id') or '').split('; ')
                     labels = str(field.get('picklist_options_option') or '').split('; ')
                     if len(ids) == len(labels):
-                        options.update((i, label) for i, label in zip(ids, labels) if i)
+                        options.update((i, label) for i, label in zip(ids, labels, strict=True) if i)
             except HttpStatusError as error:
                 if not _missing_permission(error):
                     raise  # a rate limit, an outage or bad credentials stop the run, which resumes

@@ -71,9 +71,14 @@ CONCEPT_TARGETS = {
 FUZZY_MIN = 0.82
 IPV4_RE = re.compile(r'^\d{1,3}(\.\d{1,3}){3}$')
 TYPE_FITS = {
-    'date': ('date', 'datetime', 'char'), 'datetime': ('datetime', 'char'), 'integer': ('integer', 'float', 'monetary', 'char'),
-    'float': ('float', 'monetary', 'char'), 'boolean': ('boolean', 'char'), 'selection': ('selection', 'char', 'many2one'),
-    'char': ('char', 'text', 'html', 'many2one'), 'text': ('text', 'html', 'char'),
+    'date': ('date', 'datetime', 'char'),
+    'datetime': ('datetime', 'char'),
+    'integer': ('integer', 'float', 'monetary', 'char'),
+    'float': ('float', 'monetary', 'char'),
+    'boolean': ('boolean', 'char'),
+    'selection': ('selection', 'char', 'many2one'),
+    'char': ('char', 'text', 'html', 'many2one'),
+    'text': ('text', 'html', 'char'),
 }
 
 
@@ -178,9 +183,15 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
     if concept:
         for line in template_lines:
             if getattr(line, 'concept', None) == concept and line.target not in taken:
-                return Proposal(key, line.target, line.transform, 0.9,
-                                '"%s" is a synonym of %s (template line %s)' % (label or column, concept.replace('_', ' '),
-                                                                              line.target), template_line=line)
+                return Proposal(
+                    key,
+                    line.target,
+                    line.transform,
+                    0.9,
+                    '"%s" is a synonym of %s (template line %s)'
+                    % (label or column, concept.replace('_', ' '), line.target),
+                    template_line=line,
+                )
         target = CONCEPT_TARGETS.get(model, {}).get(concept)
         if target and target[0] in target_fields and target[0] not in taken \
                 and (target[1] != 'direct' or type_fits(info, target_fields[target[0]]['type'])):

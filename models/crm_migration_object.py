@@ -114,8 +114,11 @@ class CrmMigrationObject(models.Model):
             obj.record_count = total.get(obj, 0)
             obj.failed_count = failed.get(obj, 0)
             obj.skipped_count = skipped.get(obj, 0)
-            last = self.env['crm.migration.run.stat'].search([
-                ('object_id', '=', obj.id), ('run_id.kind', 'in', ('sample', 'full', 'delta'))], order='id desc', limit=1)
+            last = self.env['crm.migration.run.stat'].search(
+                [('object_id', '=', obj.id), ('run_id.kind', 'in', ('sample', 'full', 'delta'))],
+                order='id desc',
+                limit=1,
+            )
             obj.mismatch_count = last.mismatch_count
 
     @api.constrains('target_model')
@@ -164,7 +167,7 @@ class CrmMigrationObject(models.Model):
         loadable = self.filtered(lambda o: o.target_model != DEFINITION_MODEL)
         ordered, pending = self.browse(), loadable.sorted(lambda o: (o.sequence, o.id))
         while pending:
-            ready = pending.filtered(lambda o: not ((o.depends_on_ids & pending) - o))
+            ready = pending.filtered(lambda o, pending=pending: not ((o.depends_on_ids & pending) - o))
             if not ready:
                 raise ValidationError(self.env._(
                     "These objects look each other up in a cycle: %s",

@@ -49,8 +49,12 @@ class CrmMigrationRecord(models.Model):
     checksum = fields.Char(help="Digest of the source row and mapping, to skip unchanged rows on reruns.")
     message = fields.Text(groups=DATA_READERS)  # quotes row values ("'31/02/1980' is not a valid date")
     synced_at = fields.Datetime(help="When the migration last wrote the Odoo record.")
-    synced_uid = fields.Many2one('res.users', string='Written by', ondelete='set null',
-                                 help="Who ran the migration's last write: another user's later edit is kept by rollback.")
+    synced_uid = fields.Many2one(
+        'res.users',
+        string='Written by',
+        ondelete='set null',
+        help="Who ran the migration's last write: another user's later edit is kept by rollback.",
+    )
     write_seq = fields.Integer(index=True, copy=False,
                                help="Order of the migration's writes: rollback undoes the newest first.")
     pending_links = fields.Json(help="Links to records of the same object, set once the whole object has "

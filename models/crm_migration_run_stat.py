@@ -22,7 +22,9 @@ class CrmMigrationRunStat(models.Model):
                                     "differs from the mapped source value (truncated, rounded, timezone...).")
     removed_count = fields.Integer('Removed', help="Rollback: records deleted.")
     restored_count = fields.Integer('Restored', help="Rollback: records given back their previous values.")
-    kept_count = fields.Integer('Kept', help="Rollback: records changed by a user after the migration, left as they are.")
+    kept_count = fields.Integer(
+        'Kept', help="Rollback: records changed by a user after the migration, left as they are."
+    )
     done = fields.Boolean()
     progress = fields.Float(compute='_compute_progress')
 

@@ -118,7 +118,7 @@ def _holders(project, definition):
         and (not definition.holders or o.name in definition.holders)).sorted(lambda o: (o.sequence, o.id))
     for primary_only in (True, False):
         found = []
-        for obj in candidates.filtered(lambda o: not (primary_only and o.source_object)):
+        for obj in candidates.filtered(lambda o, primary_only=primary_only: not (primary_only and o.source_object)):
             headers = obj._header_keys()
             key = next((k for k in definition.keys if k in headers), None)
             if key:
@@ -132,7 +132,7 @@ def _holders(project, definition):
 def _apply_one(obj, key, definition):
     env = obj.env
     ttype, options, note = definition.ttype, definition.options, definition.note
-    lines = obj.field_ids.filtered(lambda l: key in l._source_list())
+    lines = obj.field_ids.filtered(lambda line: key in line._source_list())
     if ttype == 'selection' and not options:
         # No declared options: the values seen in the sample, else plain text.
         options = tuple(v for line in lines for v in (line.new_field_selection or '').splitlines() if v.strip())
@@ -171,9 +171,9 @@ def _apply_one(obj, key, definition):
                                          ', '.join(dict.fromkeys(late))) or '')
     # A template line is a decision; a line the proposal guessed from the name or the
     # sample gives way to the declaration (the field is custom in the source, so x_ here).
-    guessed = lines.filtered(lambda l: not l.source_candidates)
+    guessed = lines.filtered(lambda line: not line.source_candidates)
     retyped = guessed.filtered('is_new_field')
-    standard = guessed.filtered(lambda l: not l.is_new_field and not l.target_field.startswith('x_'))
+    standard = guessed.filtered(lambda line: not line.is_new_field and not line.target_field.startswith('x_'))
     if not retyped and standard:
         retyped = standard[:1]
         retyped.target_field = _free_target(obj, 'x_%s' % key, ttype)

@@ -27,7 +27,7 @@ def _lead_values(Lead, vals_list):
     env = Lead.env
     # Context defaults (default_type, default_team_id...) win, as they do in create().
     defaults = Lead.default_get(['type', 'user_id', 'team_id', 'stage_id', 'company_id'])
-    Team, Stage = env['crm.team'], env['crm.stage']
+    Team = env['crm.team']
     Users, Partners = env['res.users'], env['res.partner']
     teams, stages, companies = {}, {}, {}
     for vals in vals_list:

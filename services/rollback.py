@@ -43,7 +43,7 @@ def hold_edited_records(run, objects, reset=True):
         else:
             # Later steps only add holds: an edit seen before stays seen, and the
             # records already done are not links of this domain any more.
-            links = links.filtered(lambda l: not l.rollback_hold)
+            links = links.filtered(lambda rec: not rec.rollback_hold)
         by_model = {}
         for link in links:
             by_model.setdefault(link.res_model, []).append(link)
@@ -53,7 +53,7 @@ def hold_edited_records(run, objects, reset=True):
             Model = run.env[model].with_context(active_test=False)
             for start in range(0, len(model_links), 1000):
                 chunk = model_links[start:start + 1000]
-                stamps = {row['id']: row for row in Model.browse([l.res_id for l in chunk]).exists().read(
+                stamps = {row['id']: row for row in Model.browse([rec.res_id for rec in chunk]).exists().read(
                     ['write_date', 'write_uid'])}
                 for link in chunk:
                     stamp = stamps.get(link.res_id)
@@ -112,7 +112,7 @@ def _undo_bulk(run, links, counts):
     env = run.env
     model = links[0].res_model
     edited = _edited_now(run, links)
-    kept = links.filtered(lambda l: not run.force and (l.rollback_hold or l.id in edited))
+    kept = links.filtered(lambda rec: not run.force and (rec.rollback_hold or rec.id in edited))
     _hold(run, kept, edited)
     todo = links - kept
     Model = env[model].with_context(**IMPORT_CONTEXT, active_test=False)
@@ -159,7 +159,7 @@ def _hold(run, links, edited):
     env = run.env
     users = env['res.users'].browse({uid for _date, uid in edited.values()}).sudo()
     names = {user.id: user.display_name for user in users}
-    for link in links.filtered(lambda l: l.id in edited):
+    for link in links.filtered(lambda rec: rec.id in edited):
         write_date, write_uid = edited[link.id]
         link.write({'rollback_hold': True, 'message': env._(
             "Kept by the rollback: changed by %(user)s on %(date)s, after the migration wrote "

@@ -164,7 +164,7 @@ def remove_custom_fields(project):
         removed = names
     except UserError:
         # Another view (Studio, a customisation) uses some of them: go one by one.
-        for field, name in zip(doomed, names):
+        for field, name in zip(doomed, names, strict=True):
             try:
                 with env.cr.savepoint():
                     field.unlink()

@@ -102,7 +102,7 @@ def export_mapping(project):
     objects = []
     for obj in project.object_ids.sorted(lambda o: (o.sequence, o.id)):
         fields = []
-        for line in obj.field_ids.sorted(lambda l: (l.sequence, l.id)):
+        for line in obj.field_ids.sorted(lambda fline: (fline.sequence, fline.id)):
             entry = {
                 'sources': line.source_candidates or [[s] for s in line._source_list()],
                 'source_fields': line.source_fields or '',

@@ -84,7 +84,7 @@ def report(env, cr, project_id):
     migration = project.run_ids.filtered(lambda r: r.kind == 'full')
     leads = env['crm.lead'].with_context(active_test=False)
     sources = leads.search([('x_source_patient_id', '!=', False)]).mapped(
-        lambda l: (l.x_appointment_id or l.x_source_patient_id))
+        lambda lead: (lead.x_appointment_id or lead.x_source_patient_id))
     return {
         'runs': len(migration),
         'state': migration.state,

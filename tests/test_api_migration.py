@@ -310,13 +310,33 @@ class TestClinikoMigration(VendorAccountTests, ApiMigrationCase):
         self.assertEqual(event.partner_ids, peter.partner_id | ada.partner_id, "the patients' contacts attend")
         self.assertEqual(event.categ_ids, self.target('appointment_types', '2'))
         came, cancelled = self.target('attendees', '501'), self.target('attendees', '502')
-        self.assertRecordValues(came | cancelled, [
-            {'name': 'Follow-up - 2024-03-05T22:00:00Z', 'x_patient_lead_id': peter.id, 'partner_id': peter.partner_id.id,
-             'x_group_event_id': event.id, 'user_id': mia.id, 'stage_id': self.env.ref('crm.stage_lead4').id,
-             'active': True, 'x_appointment_date': utc(2024, 3, 5, 22, 0), 'x_appointment_duration': 60},
-            {'name': 'Follow-up - 2024-03-05T22:00:00Z', 'x_patient_lead_id': ada.id, 'partner_id': ada.partner_id.id,
-             'x_group_event_id': event.id, 'user_id': mia.id, 'stage_id': self.env.ref('crm.stage_lead1').id,
-             'active': False, 'x_appointment_date': utc(2024, 3, 5, 22, 0), 'x_appointment_duration': 60}])
+        self.assertRecordValues(
+            came | cancelled,
+            [
+                {
+                    'name': 'Follow-up - 2024-03-05T22:00:00Z',
+                    'x_patient_lead_id': peter.id,
+                    'partner_id': peter.partner_id.id,
+                    'x_group_event_id': event.id,
+                    'user_id': mia.id,
+                    'stage_id': self.env.ref('crm.stage_lead4').id,
+                    'active': True,
+                    'x_appointment_date': utc(2024, 3, 5, 22, 0),
+                    'x_appointment_duration': 60,
+                },
+                {
+                    'name': 'Follow-up - 2024-03-05T22:00:00Z',
+                    'x_patient_lead_id': ada.id,
+                    'partner_id': ada.partner_id.id,
+                    'x_group_event_id': event.id,
+                    'user_id': mia.id,
+                    'stage_id': self.env.ref('crm.stage_lead1').id,
+                    'active': False,
+                    'x_appointment_date': utc(2024, 3, 5, 22, 0),
+                    'x_appointment_duration': 60,
+                },
+            ],
+        )
         self.assertEqual((cancelled.lost_reason_id.name, cancelled.x_cancellation_note),
                          ('Cancelled: COVID-19 related', 'Positive test'))
         self.assertIn('Mia Wong', ada.x_practitioners, "a class counts as a practitioner assignment")
@@ -342,7 +362,9 @@ class TestClinikoMigration(VendorAccountTests, ApiMigrationCase):
         self.assertEqual((ada.x_source_cliniko_id, ada.x_old_reference_id, ada.email_from),
                          ('1234567890123456789', 'OLD-7', 'ada@example.com'), "an int64 id stays exact")
         joe = self.target('patients', '3')
-        self.assertEqual((joe.name, joe.phone, joe.description), ('Joe Monahan', '61855555555', '<p>Prefers mornings</p>'))
+        self.assertEqual(
+            (joe.name, joe.phone, joe.description), ('Joe Monahan', '61855555555', '<p>Prefers mornings</p>')
+        )
         olga = self.target('patients', '4')  # from /patients/archived
         self.assertEqual((olga.name, olga.x_cliniko_archived_at), ('Olga Archer', utc(2013, 6, 5, 14, 37, 18)))
         # Every practitioner assignment, one per line, written from the appointments (seed: "all
@@ -654,9 +676,9 @@ class TestClioMigration(VendorAccountTests, ApiMigrationCase):
         """A new picklist option is added on a second reading; the value map as edited stays."""
         project = self.env['crm.migration.project'].create(self.account.project_values(name='Clio rehearsal'))
         project.action_read_structure()
-        tier = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')
+        tier = project.object_ids.field_ids.filtered(lambda line: line.source_fields == 'cf_client_tier')
         tier.value_map_ids.filtered(lambda v: v.source_value == 'Silver').target_value = 'Gold'  # merge the tiers
-        claim = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_claim_number')
+        claim = project.object_ids.field_ids.filtered(lambda line: line.source_fields == 'cf_claim_number')
         claim.enabled = False  # not for the CRM
         definitions = json.loads(json.dumps(self.account.data['custom_fields']))
         definitions['data'][1]['picklist_options'].append({'id': 3403, 'option': 'Platinum', 'deleted_at': None})
@@ -666,9 +688,11 @@ class TestClioMigration(VendorAccountTests, ApiMigrationCase):
         self.assertEqual({v.source_value: v.target_value for v in tier.value_map_ids},
                          {'Gold': 'Gold', 'Silver': 'Gold', 'Platinum': 'Platinum'})
         self.assertEqual(tier.new_field_selection.splitlines(), ['Gold', 'Silver', 'Platinum'])
-        self.assertEqual(len(project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_client_tier')), 1)
+        self.assertEqual(
+            len(project.object_ids.field_ids.filtered(lambda line: line.source_fields == 'cf_client_tier')), 1
+        )
         self.assertFalse(claim.enabled, "a line turned off stays off")
-        opposing = project.object_ids.field_ids.filtered(lambda l: l.source_fields == 'cf_opposing_counsel')
+        opposing = project.object_ids.field_ids.filtered(lambda line: line.source_fields == 'cf_opposing_counsel')
         self.assertTrue(opposing.enabled, "no sampled matter has a value yet: the definition's line stays on")
         self.assertIn('new options: Platinum', project.message_ids[:1].body)
         # Platinum dropped by the consultant: a third reading does not bring it back.
@@ -929,7 +953,9 @@ class TestClioMigration(VendorAccountTests, ApiMigrationCase):
         self.assertStat(run, 'bank_transactions', read=2, created=1, failed=0)
         payment = self.target('bank_transactions', '6002')
         self.assertEqual((payment.payment_type, payment.amount, payment.x_funds_out), ('outbound', 800.0, 800.0))
-        self.assertEqual(payment.partner_id.x_trust_balance, 5000.0 - 800.0, "the balance is the total, not a sum of runs")
+        self.assertEqual(
+            payment.partner_id.x_trust_balance, 5000.0 - 800.0, "the balance is the total, not a sum of runs"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -1255,7 +1281,9 @@ class TestNocrmMigration(VendorAccountTests, ApiMigrationCase):
         self.assertEqual((globex.stage_id, globex.probability, globex.expected_revenue, globex.x_nocrm_status),
                          (self.env.ref('crm.stage_lead4'), 100.0, 4000.0, 'won'))
         initech = self.target('leads', '8116')
-        self.assertEqual((initech.name, initech.email_from, initech.user_id), ('Initech', 'peter@initech.example', self.max))
+        self.assertEqual(
+            (initech.name, initech.email_from, initech.user_id), ('Initech', 'peter@initech.example', self.max)
+        )
         self.assertEqual(self.target('lead_comments', '501010').date, utc(2024, 6, 3, 9, 5))
         self.assertEqual(loretta_link.run_id, self.full_run, "an unchanged lead is not written")
         self.assertEqual(self.counts()['crm.lead'], self.counts_full['crm.lead'] + 1)

@@ -257,7 +257,15 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
         rows = good_rows(3) + [
             ('P4', 'Imp', 'Date', '31/02/1985', 'p4@example.test', '', ''),
             ('P5', 'Html', 'Note', '23/02/1980', 'p5@example.test', '', '<script>alert(1)</script><b>bold</b>'),
-            ('P6', 'Formula', '=HYPERLINK("http://evil.test","x")', '23/02/1980', 'p6@example.test', '+cmd', '@SUM(A1)'),
+            (
+                'P6',
+                'Formula',
+                '=HYPERLINK("http://evil.test","x")',
+                '23/02/1980',
+                'p6@example.test',
+                '+cmd',
+                '@SUM(A1)',
+            ),
         ]
         self._migrate({'patients.csv': patients(*rows), 'practitioners.csv': fixture_bytes('practitioners.csv')})
         failed = self.link('patients', 'P4')

@@ -35,8 +35,13 @@ class TestClientjoyExport(CrmMigrationCommon):
         return {model: self.env[model].with_context(active_test=False).search_count([]) for model in models}
 
     def cj_target(self, object_name, source_id, model=None, project=None):
-        link = (project or self.cj).record_ids.filtered(lambda r: r.object_id.name == object_name and r.source_id == source_id
-                                           and r.res_model == (model or r.object_id.target_model))
+        link = (project or self.cj).record_ids.filtered(
+            lambda r: (
+                r.object_id.name == object_name
+                and r.source_id == source_id
+                and r.res_model == (model or r.object_id.target_model)
+            )
+        )
         self.assertIn(link.operation, ('created', 'updated', 'linked'), link.message)
         return self.env[link.res_model].with_context(active_test=False).browse(link.res_id)
 
@@ -84,8 +89,10 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertEqual((maya.name, maya.parent_id, maya.email, maya.type, maya.is_company),
                          ('Maya Ortiz', company, 'maya@brightside.example', 'contact', False))
         self.assertEqual(company.child_ids, maya)
-        self.assertFalse(self.cj.record_ids.filtered(
-            lambda r: r.object_id.name == 'customer_contacts' and r.source_id == 'C101'), "an individual has no extra contact")
+        self.assertFalse(
+            self.cj.record_ids.filtered(lambda r: r.object_id.name == 'customer_contacts' and r.source_id == 'C101'),
+            "an individual has no extra contact",
+        )
         tom = self.cj_target('customers', 'C101')
         self.assertEqual((tom.name, tom.is_company, tom.user_id.id), ('Tom Berg', False, False))
         ghost = self.cj.issue_ids.filtered(lambda i: i.kind == 'unmatched_user')
@@ -190,11 +197,11 @@ class TestClientjoyExport(CrmMigrationCommon):
         """Issue: targets in apps that are not installed are reported with what to install."""
         self.assertNotIn('project.task', self.env, "the test database has no Project app")
         project = self.env['crm.migration.project'].create({'name': 'Agency tasks', 'source_type': 'clientjoy'})
-        leads = ('Lead ID,First Name,Last Name,Email,Status,Owner Email\n'
-                 'L7,Ana,Lima,ana@lima.example,Open,priya@agency.example\n').encode()
-        activities = ('Activity ID,Activity Type,Subject,Description,Activity Date,Lead ID,Status\n'
-                      'E7,Call,First call,Interested,2024-05-02 10:00,L7,Done\n'
-                      'E8,Task,Send the proposal,By Friday,2024-05-03 09:00,L7,Open\n').encode()
+        leads = (b'Lead ID,First Name,Last Name,Email,Status,Owner Email\n'
+                 b'L7,Ana,Lima,ana@lima.example,Open,priya@agency.example\n')
+        activities = (b'Activity ID,Activity Type,Subject,Description,Activity Date,Lead ID,Status\n'
+                      b'E7,Call,First call,Interested,2024-05-02 10:00,L7,Done\n'
+                      b'E8,Task,Send the proposal,By Friday,2024-05-03 09:00,L7,Open\n')
         self._upload(project, {'leads.csv': leads, 'activities.csv': activities})
         tasks = project.object_ids.filtered(lambda o: o.name == 'tasks')
         self.assertTrue(tasks.enabled, "bound with the engagements it reads")

@@ -51,7 +51,7 @@ class ApiCase(BaseCase):
     def assertWindowRespected(self, entries, per_minute):
         times = [entry.time for entry in entries]
         self.assertGreater(len(times), per_minute, "the test must exceed the limit to prove anything")
-        for first, last in zip(times, times[per_minute:]):
+        for first, last in zip(times, times[per_minute:], strict=False):
             self.assertGreaterEqual(last - first, 60.0,
                                     "more than %d requests within 60 s: %s" % (per_minute, times))
 
@@ -434,7 +434,9 @@ class TestClioConnector(ApiCase):
 
         self.api.clear_log()
         self.api.script('GET', '/api/v4/notes.json', Reply(payload=fixture('clio/notes_matter.json')))
-        self.api.script('GET', '/api/v4/activities.json', Reply(payload=fixture('clio/activities_page1.json', self.hosts())))
+        self.api.script(
+            'GET', '/api/v4/activities.json', Reply(payload=fixture('clio/activities_page1.json', self.hosts()))
+        )
         limited = self.source(max_requests_per_minute=2)
         list(limited.iter_rows('activities'))
         list(limited.iter_rows('notes'))
@@ -524,9 +526,13 @@ class TestNocrmConnector(ApiCase):
     def test_attachments_two_steps_without_key_on_storage(self):
         self.script_leads(total=2)
         s3 = {'https://nocrm-files.s3.amazonaws.com': self.files.url}
-        self.api.script('GET', '/api/v2/leads/8113/attachments', Reply(payload=fixture('nocrm/attachments_8113.json', s3)))
+        self.api.script(
+            'GET', '/api/v2/leads/8113/attachments', Reply(payload=fixture('nocrm/attachments_8113.json', s3))
+        )
         self.api.script('GET', '/api/v2/leads/8114/attachments', Reply(payload=[]))
-        self.api.script('GET', '/api/v2/leads/8113/attachments/77', Reply(payload=fixture('nocrm/attachment_77.json', s3)))
+        self.api.script(
+            'GET', '/api/v2/leads/8113/attachments/77', Reply(payload=fixture('nocrm/attachment_77.json', s3))
+        )
         self.api.script('GET', '/api/v2/leads/8113/attachments/79',
                         Reply(302, headers={'Location': self.files.url + '/attachments/79/scan.png'}))
         self.files.script('GET', '/attachments/77/contract.pdf', Reply(body=b'%PDF-1.4 contract'))

@@ -71,7 +71,7 @@ class TestLeadDefaults(TransactionCase):
         self.assertTrue(all('team_id' in vals and 'stage_id' in vals and 'company_id' in vals for vals in filled))
         # One lead per create(), the fast one rolled back before the plain one: predictive scoring
         # depends on which leads it scores together and on the won/lost history each create() adds.
-        for label, vals, row in zip(variants, filled, rows):
+        for label, vals, row in zip(variants, filled, rows, strict=True):
             savepoint = self.env.cr.savepoint()
             fast = self._snapshot(self.Lead.create([vals]))
             savepoint.close(rollback=True)

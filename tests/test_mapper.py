@@ -40,7 +40,9 @@ class TestMapper(BaseCase):
         values, problems = mapper.map_row({'status': ' completed ', 'type': 'Phone'})
         self.assertEqual(values['stage_id'], m.NameRef('crm.stage', 'crm.stage_lead4'))
         self.assertIs(values['active'], True)
-        self.assertEqual(values['activity.activity_type_id'], m.NameRef('mail.activity.type', 'mail.mail_activity_data_call'))
+        self.assertEqual(
+            values['activity.activity_type_id'], m.NameRef('mail.activity.type', 'mail.mail_activity_data_call')
+        )
         values, problems = mapper.map_row({'status': 'Tentative', 'type': 'Massage'})
         blocking = [p for p in problems if p.blocking]
         self.assertEqual(len(blocking), 1, "one unknown status is reported once, not per target")
@@ -117,6 +119,8 @@ class TestMapper(BaseCase):
         mapper = m.Mapper([spec('x_grade', 'selection', selection=(('a', 'A+'), ('a_2', 'A-'), ('a_3', 'A')))])
         self.assertEqual([mapper.map_row({'a': value})[0]['x_grade'] for value in ('A', 'a-', 'A+', 'a_2')],
                          ['a_3', 'a_2', 'a', 'a_2'])
-        mapper = m.Mapper([spec('x_band', 'selection', selection=(('10k', '< 10k'), ('10k_2', '10k'), ('10k_3', '> 10k')))])
+        mapper = m.Mapper(
+            [spec('x_band', 'selection', selection=(('10k', '< 10k'), ('10k_2', '10k'), ('10k_3', '> 10k')))]
+        )
         self.assertEqual([mapper.map_row({'a': value})[0]['x_band'] for value in ('10k', '< 10k', '10k_3')],
                          ['10k_2', '10k', '10k_3'], "a label wins over another option's key")

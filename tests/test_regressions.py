@@ -22,7 +22,7 @@ class TestRegressions(CrmMigrationCommon):
         rows = [['Patient ID', 'First Name', 'Last Name', 'Owner'], ['S1', 'Ann', 'Lee', owner]]
         project = self._project(name, {'patients.csv': make_csv(rows)})
         obj = project.object_ids.filtered(lambda o: o.name == 'patients')
-        obj.field_ids.filtered(lambda l: l.source_fields == 'owner').unlink()
+        obj.field_ids.filtered(lambda rec: rec.source_fields == 'owner').unlink()
         self.env['crm.migration.field'].create({'object_id': obj.id, 'source_fields': 'owner',
                                                 'target_field': 'user_id', 'transform': 'user'})
         self.run_full(project)
@@ -139,8 +139,11 @@ class TestRegressions(CrmMigrationCommon):
         link = self.link('practitioners', 'PR2')
         state = (link.operation, link.before_values)
         self.run_rollback()
-        self.assertEqual((ben.name, ben.phone), ('Dr Ben (existing)', '111'),
-                         "rerun wrote %r on the existing partner (link %s); rollback left it" % (name_after_rerun, state))
+        self.assertEqual(
+            (ben.name, ben.phone),
+            ('Dr Ben (existing)', '111'),
+            "rerun wrote %r on the existing partner (link %s); rollback left it" % (name_after_rerun, state),
+        )
 
     # 11 -----------------------------------------------------------------
     def test_write_back_undone_by_rollback_of_delta(self):
@@ -152,7 +155,11 @@ class TestRegressions(CrmMigrationCommon):
         jose = self.target('patients', 'P001')
         self.assertEqual(jose.function, 'First visit')
         from .common import fixture_bytes
-        content = fixture_bytes('appointments.csv') + b'A8,P001,PR1,Consultation,08/02/2025 10:00,30,Scheduled,Later visit\r\n'
+
+        content = (
+            fixture_bytes('appointments.csv')
+            + b'A8,P001,PR1,Consultation,08/02/2025 10:00,30,Scheduled,Later visit\r\n'
+        )
         self._upload(self.project, {'appointments.csv': content})
         delta = self.project._create_run('delta')
         delta._execute()
@@ -215,7 +222,7 @@ class TestRegressions(CrmMigrationCommon):
         self.assertEqual(self.link('appointments', 'A6').operation, 'failed')   # 'Tentative' has no mapping
         lines = self.objects['appointments'].field_ids
         for target, value in (('stage_id', 'crm.stage_lead1'), ('active', '0'), ('lost_reason_id', 'On hold')):
-            line = lines.filtered(lambda l: l.target_field == target and l.transform == 'value_map')
+            line = lines.filtered(lambda f, target=target: f.target_field == target and f.transform == 'value_map')
             self.env['crm.migration.value.map'].create({'field_id': line.id, 'source_value': 'tentative',
                                                         'target_value': value})
         reasons_before = self.env['crm.lost.reason'].with_context(active_test=False).search_count([])
@@ -272,7 +279,9 @@ class TestRegressions(CrmMigrationCommon):
         self.run_full(project)     # the cron runs as OdooBot, whose current company is the main one
         orders = project.record_ids.filtered(lambda r: r.res_model == 'sale.order' and r.operation == 'created')
         companies = self.env['sale.order'].browse(orders.mapped('res_id')).company_id
-        self.assertEqual(companies, company_b, "orders of Clinic B's migration created in %s" % companies.mapped('name'))
+        self.assertEqual(
+            companies, company_b, "orders of Clinic B's migration created in %s" % companies.mapped('name')
+        )
 
     def test_unexpected_row_error_under_cron(self):
         """A bug or an outage (not a bad row) stops the run resumably, with the reason."""
@@ -307,7 +316,7 @@ class TestRegressions(CrmMigrationCommon):
         manager = new_test_user(self.env, 'mig_mgr', groups='base.group_user,sales_team.group_sale_manager,'
                                 'crm_migration.group_crm_migration_manager')
         with self.assertRaises(AccessError):
-            secret.with_user(manager).raw
+            secret.with_user(manager).raw  # noqa: B018  # pylint: disable=pointless-statement  # reading is the test
         project = self.project.with_user(manager)
         patients = project.object_ids.filtered(lambda o: o.name == 'patients')
         patients.write({'attachment_id': secret.id})

@@ -308,7 +308,9 @@ class TestClioMoneyFromData(AuditedRunCase):
         """Nothing to decide: every user is matched."""
 
     def test_audit_finds_nothing_blocking_in_flags_and_signs(self):
-        blocking = self.audit_issues.filtered(lambda i: i.blocking and i.object_id.name in ('bills', 'bank_transactions'))
+        blocking = self.audit_issues.filtered(
+            lambda i: i.blocking and i.object_id.name in ('bills', 'bank_transactions')
+        )
         self.assertFalse(blocking.mapped('message'))
 
     def test_boolean_paid_lands_as_the_amount_paid(self):

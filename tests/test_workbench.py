@@ -38,7 +38,7 @@ class TestWorkbench(CrmMigrationCommon):
         return project, patients
 
     def line(self, obj, column):
-        lines = obj.field_ids.filtered(lambda l: l.enabled and column in l._source_list())
+        lines = obj.field_ids.filtered(lambda line: line.enabled and column in line._source_list())
         return {line.target_field: line for line in lines}
 
     def test_proposal_maps_unfamiliar_headers_with_reasons(self):
@@ -100,8 +100,8 @@ class TestWorkbench(CrmMigrationCommon):
         run = self.env['crm.migration.run'].browse(action['res_id'])
         run._execute()
         self.assertStat(run, 'patients', created=4, failed=0)
-        leads = {l.source_id: self.env['crm.lead'].browse(l.res_id) for l in project.record_ids
-                 if l.object_id == patients}
+        leads = {rec.source_id: self.env['crm.lead'].browse(rec.res_id) for rec in project.record_ids
+                 if rec.object_id == patients}
         self.assertEqual(leads['C1'].user_id, fallback, "owner picked in the queue")
         self.assertEqual(leads['C3'].user_id, self.env.ref('base.user_admin'), "owner matched by login")
         self.assertEqual(leads['C3'].email_from, 'ana@example.test', "created separately, as decided")
@@ -111,7 +111,7 @@ class TestWorkbench(CrmMigrationCommon):
     def test_sample_diff_flags_truncation_and_timezone_then_approve(self):
         self.env.user.tz = 'Europe/Brussels'
         patients = self.objects['patients']
-        contact = patients.field_ids.filtered(lambda l: l.target_field == 'x_emergency_contact')
+        contact = patients.field_ids.filtered(lambda line: line.target_field == 'x_emergency_contact')
         contact.max_length = 5
         self.project.sample_size = 12
         sample = self.approve()
@@ -132,7 +132,9 @@ class TestWorkbench(CrmMigrationCommon):
         self.assertEqual(sample.diff_mismatch_count, len(different))
         self.assertEqual(self.stat(sample, 'patients').mismatch_count, 1)
         # The diff as a workbook a consultant can hand over.
-        sheet = openpyxl.load_workbook(io.BytesIO(self.downloaded(sample.action_download_diff())), read_only=True).active
+        sheet = openpyxl.load_workbook(
+            io.BytesIO(self.downloaded(sample.action_download_diff())), read_only=True
+        ).active
         rows = list(sheet.iter_rows(values_only=True))
         self.assertEqual(rows[0][:3], ('Object', 'Source id', 'Odoo model'))
         self.assertEqual(len(rows), len(diffs) + 1)
@@ -166,9 +168,11 @@ class TestWorkbench(CrmMigrationCommon):
         self.assertEqual(self.project.state, 'draft')
 
     def test_mapping_export_import_gives_identical_results(self):
-        stage = self.objects['appointments'].field_ids.filtered(lambda l: l.target_field == 'stage_id')
+        stage = self.objects['appointments'].field_ids.filtered(lambda line: line.target_field == 'stage_id')
         stage.value_map_ids.filtered(lambda v: v.source_value == 'confirmed').target_value = 'crm.stage_lead3'
-        self.objects['patients'].field_ids.filtered(lambda l: l.target_field == 'x_emergency_contact').enabled = False
+        self.objects['patients'].field_ids.filtered(
+            lambda line: line.target_field == 'x_emergency_contact'
+        ).enabled = False
         exported = self.downloaded(self.project.action_export_mapping())
         first = self.run_full()
         values_a = self.snapshot(self.project)
@@ -201,9 +205,9 @@ class TestWorkbench(CrmMigrationCommon):
         result = {}
         for link in project.record_ids.filtered(lambda r: r.operation == 'created'):
             record = self.env[link.res_model].with_context(active_test=False).browse(link.res_id)
-            lines = link.object_id.field_ids.filtered(lambda l: l.enabled and l._source_list())
-            names = [l.target_field for l in lines if l.target_field in record._fields
-                     and record._fields[l.target_field].type not in ('binary', 'many2one_reference')]
+            lines = link.object_id.field_ids.filtered(lambda rec: rec.enabled and rec._source_list())
+            names = [line.target_field for line in lines if line.target_field in record._fields
+                     and record._fields[line.target_field].type not in ('binary', 'many2one_reference')]
             values = {}
             for name in names:
                 value = record[name]

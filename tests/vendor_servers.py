@@ -290,8 +290,11 @@ class ClioAccount(VendorAccount):
         routes = [self.api.script('GET', '/api/v4/contacts.json', Reply(payload=self.data['delta_contacts']),
                                   query=query)]
         for path in self.LISTS:
-            routes.append(self.api.script('GET', path, Reply(payload={'data': [], 'meta': {'paging': {}, 'records': 0}}),
-                                          query=query))
+            routes.append(
+                self.api.script(
+                    'GET', path, Reply(payload={'data': [], 'meta': {'paging': {}, 'records': 0}}), query=query
+                )
+            )
         for kind in self.notes:
             routes.append(self.api.script('GET', '/api/v4/notes.json', Reply(payload={
                 'data': [], 'meta': {'paging': {}, 'records': 0}}), query=dict(query, type=kind)))
