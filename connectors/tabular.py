@@ -176,7 +176,7 @@ class Table:
         while labels and not labels[-1]:
             labels.pop()
         self._header_index = index
-        self._headers = list(zip(normalize_headers(labels), labels))
+        self._headers = list(zip(normalize_headers(labels), labels, strict=True))
 
     def headers(self):
         """``[(key, label), ...]`` of the header row."""
@@ -306,7 +306,9 @@ class XlsxTable(Table):
                         if any(cell not in (None, '') for cell in cells):
                             yield line_nr, cells
                 except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError) as error:
-                    raise SourceFormatError('%s, line %d: unreadable (%s)' % (self.label, line_nr + 1, error)) from error
+                    raise SourceFormatError(
+                        '%s, line %d: unreadable (%s)' % (self.label, line_nr + 1, error)
+                    ) from error
             finally:
                 workbook.close()
 
@@ -348,7 +350,7 @@ def _xlsx_value(value):
 
 
 def _make_row(keys, cells, line_nr):
-    row = dict(zip(keys, cells))
+    row = dict(zip(keys, cells, strict=False))  # a short row leaves the last columns out
     for key in keys[len(cells):]:
         row[key] = ''
     row['_line_nr'] = line_nr

@@ -5,6 +5,7 @@ from odoo.exceptions import ValidationError
 from ..connectors import mapper, proposal
 from ..connectors.tabular import normalize_header
 from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, WRITE_BACK_KEY, selection_keys
+
 # Written by the proposal itself: they do not change what loads.
 PROPOSAL_ONLY_FIELDS = {'note', 'confidence', 'reason'}
 NEW_FIELD_TYPES = [

@@ -6,8 +6,9 @@ import json
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, LockError, UserError
+
+from odoo.addons.base.models.res_partner import _tz_get
 
 from ..connectors import tabular
 from ..connectors.exceptions import ConnectorError
@@ -98,9 +99,12 @@ class CrmMigrationProject(models.Model):
                                                                 "(Clio 50, Cliniko 200).")
     api_daily_budget = fields.Integer('Requests left today', help="noCRM.io: 2,000 requests a day per account. "
                                                                   "A run needing more is refused before it starts.")
-    api_multiday = fields.Boolean('Spread over several days', help="noCRM.io: start even when the run needs more "
-                                                                    "requests than remain today; it waits for the daily "
-                                                                    "reset at each 429 and resumes by itself.")
+    api_multiday = fields.Boolean(
+        'Spread over several days',
+        help="noCRM.io: start even when the run needs more "
+        "requests than remain today; it waits for the daily "
+        "reset at each 429 and resumes by itself.",
+    )
     connection_message = fields.Text(readonly=True, copy=False)
 
     # Loading options
@@ -648,8 +652,12 @@ class CrmMigrationProject(models.Model):
     def _upload_export(self, files):
         """Upload ``{file name: bytes}`` and bind the tables, as the upload wizard does; return the wizard."""
         self.ensure_one()
-        attachments = self.env['ir.attachment'].create([{'name': name, 'raw': content} for name, content in files.items()])
-        wizard = self.env['crm.migration.upload'].create({'project_id': self.id, 'attachment_ids': [(6, 0, attachments.ids)]})
+        attachments = self.env['ir.attachment'].create(
+            [{'name': name, 'raw': content} for name, content in files.items()]
+        )
+        wizard = self.env['crm.migration.upload'].create(
+            {'project_id': self.id, 'attachment_ids': [(6, 0, attachments.ids)]}
+        )
         wizard.action_detect()
         wizard.action_confirm()
         return wizard
@@ -675,8 +683,9 @@ class CrmMigrationProject(models.Model):
     @api.model
     def _create_demo_project(self, run=True):
         """Create the demo clinic project from ``demo/clinic`` and migrate it."""
-        from odoo.tools import file_open, file_path  # noqa: PLC0415 (demo only)
         import os  # noqa: PLC0415
+
+        from odoo.tools import file_open, file_path  # noqa: PLC0415 (demo only)
 
         project = self.create({'name': self.env._('Demo clinic (sample export)'), 'source_tz': 'Australia/Sydney',
                                'sample_size': 40})

@@ -5,8 +5,9 @@ import logging
 import time
 
 from odoo import api, fields, models
-from odoo.addons.base.models.ir_cron import MIN_TIME_PER_JOB
 from odoo.exceptions import UserError
+
+from odoo.addons.base.models.ir_cron import MIN_TIME_PER_JOB
 
 from ..connectors import proposal
 from ..connectors.exceptions import ConnectorError
@@ -157,7 +158,9 @@ class CrmMigrationRun(models.Model):
         Record = self.env['crm.migration.record']
         for run in self:
             failed = Record.search([('run_id', '=', run.id), ('operation', '=', 'failed')], limit=5, order='id desc')
-            run.last_errors = '\n'.join('%s %s: %s' % (r.object_id.label, r.source_id, r.message) for r in failed) or False
+            run.last_errors = (
+                '\n'.join('%s %s: %s' % (r.object_id.label, r.source_id, r.message) for r in failed) or False
+            )
 
     # ------------------------------------------------------------------
     # ACTIONS
@@ -173,7 +176,7 @@ class CrmMigrationRun(models.Model):
     def action_resume(self):
         for run in self.filtered(lambda r: r.state in ('paused', 'failed', 'cancelled')):
             if run.kind in LOAD_KINDS and run.project_id.run_ids.filtered(
-                    lambda r: r.kind == 'rollback' and r.id > run.id and r.state != 'cancelled'):
+                    lambda r, run=run: r.kind == 'rollback' and r.id > run.id and r.state != 'cancelled'):
                 raise UserError(self.env._("A rollback came after this run: start a new run instead of resuming it."))
             run.write({'state': 'queued', 'message': False, 'resume_at': False, 'date_end': False})
             run._schedule()
@@ -215,6 +218,7 @@ class CrmMigrationRun(models.Model):
         """The diff as an XLSX workbook, one row per record and field."""
         self.ensure_one()
         import io  # noqa: PLC0415
+
         import xlsxwriter  # noqa: PLC0415 (an Odoo dependency)
 
         buffer = io.BytesIO()

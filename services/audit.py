@@ -4,8 +4,9 @@
 Findings become ``crm.migration.issue`` rows: duplicates (same e-mail, same
 name and date of birth, same source id twice, or an Odoo record a person or
 another project made with the same match keys: see ``matching``), orphans
-(a reference to a record missing from its file), unmatched users (an owner e-mail no Odoo user has: the reconciliation queue),
-values too long for their target, invalid values (dates, numbers, e-mails,
+(a reference to a record missing from its file), unmatched users (an owner
+e-mail no Odoo user has: the reconciliation queue), values too long for their
+target, invalid values (dates, numbers, e-mails,
 selections, unmapped statuses) and required targets left empty.  A decision
 already taken on an issue (resolved or accepted) survives a new audit.
 """
@@ -82,7 +83,9 @@ class Audit:
         # one address are worth a look even when nothing holds them back.
         dedup_field = obj.dedup_field if obj.dedup_field in env[obj.target_model]._fields else next(
             (spec.target for spec in mapper.specs if spec.transform == 'email'), None)
-        names_and_births = 'x_date_of_birth' in {spec.target for spec in mapper.specs} and obj.target_model == 'crm.lead'
+        names_and_births = (
+            'x_date_of_birth' in {spec.target for spec in mapper.specs} and obj.target_model == 'crm.lead'
+        )
         ids, first_by_key, first_by_person = set(), {}, {}
         # Rows an Odoo record may already stand for (a person's, an earlier project's): by match keys.
         keys = matching.match_keys(obj)
@@ -155,7 +158,11 @@ class Audit:
                 self.unmatched.setdefault(ref.object, {}).setdefault(ref.source_id, ('', ''))
             if isinstance(ref, mapping.LookupRef) and ref.source_id in self.unmatched.get(ref.object, ()):
                 self.pointers[(ref.object, ref.source_id)][obj.name].add(source_id)
-            elif isinstance(ref, mapping.LookupRef) and ref.object in self.ids and ref.source_id not in self.ids[ref.object]:
+            elif (
+                isinstance(ref, mapping.LookupRef)
+                and ref.object in self.ids
+                and ref.source_id not in self.ids[ref.object]
+            ):
                 self.add(obj, 'orphan', source_id, self.env._(
                     "Refers to %(object)s %(id)s, which is not in the %(object)s file.",
                     object=ref.object, id=ref.source_id), related=ref.source_id)

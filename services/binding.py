@@ -183,7 +183,7 @@ def _bind_line(line, plan, labels, concepts, used):
         # line stays. A file's header is complete: there, a missing column turns the line off.
         return
     chosen, reasons, confidence = [], [], 1.0
-    for group, present in zip(groups, plan):
+    for group, present in zip(groups, plan, strict=True):
         if present:
             chosen += present
             continue

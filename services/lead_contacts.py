@@ -13,7 +13,7 @@ def create_lead_partners(loader, entries, import_context):
     """Give each lead of ``entries`` (just created) a contact, recorded as the row's ``res.partner`` link."""
     env = loader.env
     leads = env['crm.lead'].browse([e.res_id for e in entries])
-    wanted = [(entry, lead) for entry, lead in zip(entries, leads) if not lead.partner_id]
+    wanted = [(entry, lead) for entry, lead in zip(entries, leads, strict=True) if not lead.partner_id]
     if not wanted:
         return
     Record = loader.Record
@@ -39,7 +39,7 @@ def create_lead_partners(loader, entries, import_context):
     if revived:
         revived.write({'active': True})
     created = Partner.create([values for _entry, values in to_create]) if to_create else Partner
-    for (entry, _values), partner in zip(to_create, created):
+    for (entry, _values), partner in zip(to_create, created, strict=True):
         partners[entry.source_id] = partner
     for entry, lead in wanted:
         lead.with_context(**import_context).partner_id = partners[entry.source_id]

@@ -22,8 +22,15 @@ from ..connectors import converters
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
 from . import diff, fast_defaults, lead_contacts, matching
-from .constants import (ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, LIVE_OPERATIONS, OWNER_DOMAIN, like_exact,
-                        owner_domain)
+from .constants import (
+    ACTION_PREFIX,
+    ACTIVITY_PREFIX,
+    ALLOWED_ACTIONS,
+    LIVE_OPERATIONS,
+    OWNER_DOMAIN,
+    like_exact,
+    owner_domain,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -251,7 +258,9 @@ class ObjectLoader:
     def _map(self, entries):
         for entry in entries:
             values, problems = self.mapper.map_row(entry.row)
-            entry.actions = tuple(k[len(ACTION_PREFIX):] for k, v in values.items() if k.startswith(ACTION_PREFIX) and v)
+            entry.actions = tuple(
+                k[len(ACTION_PREFIX) :] for k, v in values.items() if k.startswith(ACTION_PREFIX) and v
+            )
             entry.writes_back = {k: v for k, v in values.items() if k.startswith('@') and v is not None}
             entry.values = {k: v for k, v in values.items() if not k.startswith((ACTIVITY_PREFIX, ACTION_PREFIX, '@'))}
             entry.activity = {k[len(ACTIVITY_PREFIX):]: v for k, v in values.items()
@@ -485,8 +494,8 @@ class ObjectLoader:
         links = self.Record.search([('object_id', '=', obj.id), ('source_id', '=', source_id),
                                     ('res_model', 'in', ('res.partner', 'crm.lead'))])
         # The lead was just written by the migration, not by a user.
-        links.filtered(lambda l: l.res_model == 'crm.lead').synced_at = self.env.cr.now()
-        link = links.filtered(lambda l: l.res_model == 'res.partner')
+        links.filtered(lambda rec: rec.res_model == 'crm.lead').synced_at = self.env.cr.now()
+        link = links.filtered(lambda rec: rec.res_model == 'res.partner')
         link_values = {'res_id': partner.id, 'operation': 'created', 'run_id': self.run.id,
                        'created_run_id': self.run.id, 'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid,
                        'write_seq': self._sequence(1)[0], 'message': self.env._("Contact of the migrated lead")}
@@ -846,7 +855,7 @@ class ObjectLoader:
             deferred = DEFERRED_ON_CREATE.get(self.obj.target_model, ()) + ('create_date',)
             records = self.Model.create(fast_defaults.prefill(
                 self.Model, [{k: v for k, v in e.values.items() if k not in deferred} for e in creates]))
-            for entry, record in zip(creates, records):
+            for entry, record in zip(creates, records, strict=True):
                 entry.outcome, entry.res_id = 'created', record.id
                 later = {k: v for k, v in entry.values.items() if k in deferred}
                 created_on = later.pop('create_date', None)
@@ -859,7 +868,7 @@ class ObjectLoader:
                                             SQL.identifier(self.Model._table), created_on, record.id))
                     record.invalidate_recordset(['create_date'])
             # Read through the created recordset: one prefetch for the batch, not a query per row.
-            for entry, record in zip(creates, records):
+            for entry, record in zip(creates, records, strict=True):
                 entry.written = _snapshot(record, entry.values)
         for entry in entries:
             if entry.outcome not in ('update', 'updated'):
@@ -882,7 +891,9 @@ class ObjectLoader:
             if entry.resolution == 'match' or (entry.link and entry.link.operation == 'updated'):
                 # The state before the migration ever touched it: kept from the first write.
                 # Fields first written now (or only by a write-back so far) add their current value.
-                kept = (entry.link.before_values or {}) if entry.link and entry.link.operation in LIVE_OPERATIONS else {}
+                kept = (
+                    (entry.link.before_values or {}) if entry.link and entry.link.operation in LIVE_OPERATIONS else {}
+                )
                 entry.before = dict(entry.previous, **kept)
             record.write(entry.values)
             entry.written = dict(last, **_snapshot(record, entry.values))
@@ -1008,7 +1019,7 @@ class ObjectLoader:
             to_create.append((entry, moment, dict(values, res_model_id=model_id, res_id=entry.res_id)))
         if to_create:
             activities = Activity.create([values for _entry, _moment, values in to_create])
-            for (entry, moment, _values), activity in zip(to_create, activities):
+            for (entry, moment, _values), activity in zip(to_create, activities, strict=True):
                 entry.activity['__id'] = activity.id
                 if moment < now:
                     done.append((activity, moment))
@@ -1289,7 +1300,7 @@ def remember_originals(links, previous):
     """
     if not previous:
         return
-    for link in links.filtered(lambda l: l.operation != 'created'):
+    for link in links.filtered(lambda rec: rec.operation != 'created'):
         merged = dict(previous, **(link.before_values or {}))
         if merged != (link.before_values or {}):
             link.before_values = merged
