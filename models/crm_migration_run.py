@@ -455,3 +455,7 @@ class CrmMigrationRun(models.Model):
                 continue
             if state in ACTIVE_STATES:
                 return  # out of time: the cron is rescheduled and resumes at the checkpoint
+        if not retry_after and getattr(error, 'remaining', None) == 0 and self.project_id.source_type == 'nocrm':
+            # The project's request budget for the vendor's day is spent (noCRM counts per day):
+            # the run goes on at the next day, from its last committed row.
+            retry_after = (self.project_id._api_window_spent() - fields.Datetime.now()).total_seconds()

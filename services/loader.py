@@ -21,7 +21,7 @@ from odoo.tools import SQL, email_normalize
 from ..connectors import converters
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
-from . import diff, fast_defaults, lead_contacts, matching
+from . import contradictions, diff, fast_defaults, lead_contacts, matching
 from .constants import (
     ACTION_PREFIX,
     ACTIVITY_PREFIX,
@@ -135,11 +135,16 @@ class ObjectLoader:
         # The same row must be written again when the mapping or a reading
         # setting changes (a fixed source timezone, the date order...).
         settings = [project.source_tz, project.date_order, project.detected_date_order,
-                    project.decimal_separator, project.fallback_product_id.id]
+                    project.decimal_separator, project.fallback_product_id.id, project.trust_journal_id.id]
         self.signature = hashlib.sha1((obj._mapping_signature() + json.dumps(settings)).encode()).hexdigest()
         # Only the columns the mapping reads make a row changed: a column added to the export (or
         # gone) that nothing maps must not rewrite every record on the next pickup.
         self.read_columns = sorted(set(obj._key_columns()) | {c for line in lines for c in line._source_list()})
+        # Lines whose values that do not fit their type are to load empty (the audit's decision):
+        # such a row lands with the field empty instead of failing.
+        self.accepted_mismatches = set(self.env['crm.migration.issue'].search([
+            ('object_id', '=', obj.id), ('kind', '=', 'type_mismatch'), ('state', '=', 'resolved'),
+            ('resolution', '=', 'empty')]).mapped('source_id')) - {line.target_field for line in lines if line.required}
         self.reference_fields = [name for name, field in self.Model._fields.items()
                                  if field.type == 'many2one_reference' and name in
                                  {line.target_field for line in lines}]
@@ -265,12 +270,19 @@ class ObjectLoader:
             entry.values = {k: v for k, v in values.items() if not k.startswith((ACTIVITY_PREFIX, ACTION_PREFIX, '@'))}
             entry.activity = {k[len(ACTIVITY_PREFIX):]: v for k, v in values.items()
                               if k.startswith(ACTIVITY_PREFIX) and v is not None}
-            entry.problems = list(problems)
+            entry.problems = [self._accepted_mismatch(p) for p in problems]
             for name in self.reference_fields:
                 if entry.values.get(name) is None:
                     entry.problems.append(mapping.Problem(name, self.env._(
                         "%s: the row points to no migrated record.", self.Model._fields[name].string)))
             self._fail_on_problems(entry)
+
+    def _accepted_mismatch(self, problem):
+        if problem.value is None or not problem.blocking or problem.field not in self.accepted_mismatches:
+            return problem
+        return mapping.Problem(problem.field, self.env._(
+            "%(problem)s; left empty, as decided on the audit (source value %(value)r)",
+            problem=problem.message, value=problem.value), blocking=False)
 
     def _fail_on_problems(self, entry):
         blocking = [p.message for p in entry.problems if p.blocking]
@@ -524,6 +536,9 @@ class ObjectLoader:
                 found = Relation.search([('code', '=ilike', like_exact(ref.name))], limit=1)
             if found:
                 result = found.id
+            elif ref.relation == 'account.journal' and self.project.trust_journal_id:
+                # The audit asked which journal receives the entries whose bank account no journal matches.
+                result = self.project.trust_journal_id.id
             elif self._may_create(ref.relation):
                 result = Relation.with_context(**IMPORT_CONTEXT).create({name_field: ref.name}).id
                 self._record_side_record(ref.relation, ref.name, result)
@@ -571,26 +586,6 @@ class ObjectLoader:
                 self.env._("no Odoo user has the login or e-mail %r", ref.login)
         return resolved
 
-    def _lost_wins(self, entry):
-        """A lead mapped both won and lost (a Cliniko appointment arrived *and* cancelled or no-show).
-
-        Odoo refuses it ("A lead in a Won stage cannot be lost"). Lost wins, as a clinic
-        reads it: the cancellation or no-show is the explicit, dated decision with a
-        reason, the arrival flag the leftover; the lead keeps its lost reason and
-        goes to the first stage that is not won.
-        """
-        values = entry.values
-        lost = values.get('active') is False
-        stage = self.env['crm.stage'].browse(values['stage_id']) if isinstance(values.get('stage_id'), int) else None
-        if not (lost and stage and stage.is_won):
-            return
-        open_stage = self.env['crm.stage'].search([('is_won', '=', False)], order='sequence, id', limit=1)
-        values['stage_id'] = open_stage.id
-        values.pop('probability', None)
-        entry.problems.append(mapping.Problem('stage_id', self.env._(
-            "Both won (%(won)s) and lost: lost wins, the lead keeps its lost reason in stage %(stage)s.",
-            won=stage.name, stage=open_stage.name), blocking=False))
-
     def _resolve_products(self, refs):
         resolved = {}
         Product = self.env['product.product']
@@ -602,8 +597,10 @@ class ObjectLoader:
 
     def _adapt(self, entry):
         """Target-specific rules the generic mapping cannot express."""
-        if self.obj.target_model == 'crm.lead':
-            self._lost_wins(entry)
+        # Values contradicting each other in Odoo (lost in a won stage, an end before the start...):
+        # decided by the object's rule and said on the link, never a failed row.
+        for decision in contradictions.decide(self.env, self.obj.target_model, entry.values):
+            entry.problems.append(mapping.Problem(decision.field, decision.message, blocking=False))
         if self.obj.target_model == 'sale.order.line':
             values = entry.values
             if not values.get('product_id'):
