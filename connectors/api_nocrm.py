@@ -93,7 +93,7 @@ class NocrmSource(ApiSource):
             parent='leads', parent_key='lead_id', paged=False, delta=False),
     )
 
-    def __init__(self, api_key, *, subdomain=None, base_url=None, daily_budget_remaining=None,
+    def __init__(self, api_key, *, subdomain=None, base_url=None, daily_budget_remaining=None, spread=False,
                  session=None, sleep=time.sleep, clock=time.monotonic, max_requests_per_minute=None,
                  timeout=None):
         api_key = (api_key or '').strip()
@@ -111,6 +111,9 @@ class NocrmSource(ApiSource):
                       'a key only once, when it is created.',
             forbidden_hint='An account API key has admin rights; a user token only its user\'s rights.')
         super().__init__(http)
+        # Spread over several days: a read longer than today's budget starts anyway and stops
+        # when the budget is spent (QuotaExceededError, remaining 0), to go on the next day.
+        self.spread = spread
         self._lead_counts = {}
 
     # -- quota ---------------------------------------------------------
@@ -152,7 +155,7 @@ class NocrmSource(ApiSource):
         """The estimate for ``objects``; QuotaExceededError when it exceeds what remains."""
         estimate = self.estimate_requests(counts, objects)
         remaining = self.requests_remaining
-        if remaining is not None and estimate > remaining:
+        if remaining is not None and estimate > remaining and not self.spread:
             raise QuotaExceededError(
                 'Reading %s from noCRM.io needs about %d API requests but only %d of the account\'s '
                 '%d daily requests remain for this migration. Run it after the daily reset, or '
@@ -169,7 +172,7 @@ class NocrmSource(ApiSource):
     def iter_rows(self, name, since=None, offset=0, cursor=None):
         """Refuses, before the first request of the read, a read the budget cannot finish."""
         spec = self._spec(name)
-        if self.requests_remaining is not None:
+        if self.requests_remaining is not None and not self.spread:
             self.check_budget(self._counts_left(spec, since, offset, cursor), [name])
         return super().iter_rows(name, since=since, offset=offset, cursor=cursor)
 

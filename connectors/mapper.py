@@ -59,6 +59,17 @@ class Problem:
     message: str
     blocking: bool = True
     retry: bool = False  # a link not found yet (an owner, an optional record): try again next run
+    # The source value that does not fit the line's type (a date column holding "soon"), as text;
+    # None for every other problem.  The audit lists these rows per line.
+    value: str = None
+
+
+class TypeMismatch(ValueError):
+    """A value the line's type cannot hold; ``value`` is the source text."""
+
+    def __init__(self, message, value):
+        super().__init__(message)
+        self.value = value
 
 
 @dataclasses.dataclass
@@ -120,7 +131,8 @@ class Mapper:
                 # mapped to stage, active and lost reason) is reported once.
                 if (spec.sources, str(error)) not in reported:
                     reported.add((spec.sources, str(error)))
-                    problems.append(Problem(spec.target, '%s: %s' % (spec.label or spec.target, error)))
+                    problems.append(Problem(spec.target, '%s: %s' % (spec.label or spec.target, error),
+                                            value=getattr(error, 'value', None)))
                 continue
             if warning:
                 problems.append(Problem(spec.target, '%s: %s' % (spec.label or spec.target, warning), False))
@@ -153,12 +165,14 @@ class Mapper:
         return None
 
     def _minutes_between(self, cells):
-        """Minutes from the first column's date-time to the second's (an appointment's length)."""
+        """Minutes from the first column's date-time to the second's (an appointment's length).
+
+        Negative when the row ends before it starts: a contradiction the loader and the
+        audit decide for the whole row (services/contradictions), not a reason to lose it.
+        """
         if len(cells) < 2 or any(converters.is_empty(cell) for cell in cells[:2]):
             return None
         start, end = (converters.parse_datetime(cell, self.day_first, self.tz) for cell in cells[:2])
-        if end < start:
-            raise ValueError('ends before it starts (%s, %s)' % (value_to_text(cells[0]), value_to_text(cells[1])))
         return round((end - start).total_seconds() / 60.0, 2)
 
     def _map_field(self, spec, row):
@@ -189,9 +203,26 @@ class Mapper:
             if len(text) > spec.size:
                 warning = 'truncated from %d to %d characters' % (len(text), spec.size)
                 value = text[:spec.size]
-        return self._coerce(spec, value), warning
+        try:
+            return self._coerce(spec, value), warning
+        except TypeMismatch:
+            raise
+        except ValueError as error:
+            if spec.transform == 'lookup' or spec.ttype == 'many2one_reference':
+                raise  # a reference or a configuration problem, not a value of the wrong type
+            raise TypeMismatch(str(error), value_to_text(value)) from None
 
     def _coerce(self, spec, value):
+        """The value in the type of the line's target: by the line's transform first, else by the target type."""
+        transform = spec.transform
+        if transform == 'email':
+            value = converters.clean_email(value)
+        elif transform in ('lookup', 'user', 'file', 'product', 'absolute'):
+            return self._coerce_reference(spec, value)
+        return self._coerce_to_type(spec, value)
+
+    def _coerce_reference(self, spec, value):
+        """Transforms whose value Odoo resolves later (lookups, users, files, products), and signed amounts."""
         transform, ttype = spec.transform, spec.ttype
         if transform == 'lookup':
             # APIs list several ids in one column ("700; 701", a bill of two matters):
@@ -208,11 +239,11 @@ class Mapper:
             return FileRef(value_to_text(value))
         if transform == 'product':
             return ProductRef(value_to_text(value).strip())
-        if transform == 'email':
-            value = converters.clean_email(value)
-        if transform == 'absolute':
-            # A signed ledger amount: its direction is mapped from another column.
-            return abs(converters.parse_number(value, self.decimal_comma))
+        # 'absolute': a signed ledger amount, whose direction is mapped from another column.
+        return abs(converters.parse_number(value, self.decimal_comma))
+
+    def _coerce_to_type(self, spec, value):
+        ttype = spec.ttype
         if ttype in ('char', 'text'):
             return value_to_text(value)
         if ttype == 'html':

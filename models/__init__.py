@@ -11,3 +11,4 @@ from . import crm_migration_record
 from . import crm_migration_issue
 from . import crm_migration_diff
 from . import ir_attachment
+from . import crm_migration_issue_mapping

@@ -7,7 +7,7 @@ from ..connectors.tabular import normalize_header
 from ..services.constants import ACTION_PREFIX, ACTIVITY_PREFIX, ALLOWED_ACTIONS, WRITE_BACK_KEY, selection_keys
 
 # Written by the proposal itself: they do not change what loads.
-PROPOSAL_ONLY_FIELDS = {'note', 'confidence', 'reason'}
+PROPOSAL_ONLY_FIELDS = {'note', 'confidence', 'reason', 'sample_values'}
 NEW_FIELD_TYPES = [
     ('char', 'Text (single line)'),
     ('text', 'Text (multi-line)'),
@@ -40,10 +40,23 @@ class CrmMigrationField(models.Model):
                                "joined by 'Concatenate' or searched in order by the phone transforms.")
     source_candidates = fields.Json(
         help="Template alternatives, one list per column: the first present in the file is used.", copy=True)
+    source_label = fields.Char('Column', compute='_compute_source_label',
+                               help="The column(s) as the file names them.")
+    sample_values = fields.Char('Sample values', readonly=True,
+                                help="The first distinct values of the column in the uploaded file.")
 
     # Target
     target_field = fields.Char(required=True, help="Field of the target model, an x_ field to create, "
                                                    "or activity.<field> for the scheduled activity.")
+    target_model = fields.Char(related='object_id.target_model')
+    target_field_id = fields.Many2one(
+        'ir.model.fields', string='Target field',
+        compute='_compute_target_field_id', inverse='_inverse_target_field_id',
+        domain="[('model', '=', target_model), ('store', '=', True), ('ttype', 'not in', ('one2many', 'binary'))]",
+        context={'hide_model': True},
+        help="The field of the target model this column feeds, by its label. A new x_ field is created on "
+             "confirmation (its label is the column's).")
+    value_map_count = fields.Integer('Mapped values', compute='_compute_value_map_count')
     target_description = fields.Char(compute='_compute_target_info')
     target_ttype = fields.Char('Target type', compute='_compute_target_info')
     is_new_field = fields.Boolean('To create', compute='_compute_target_info')
@@ -105,6 +118,30 @@ class CrmMigrationField(models.Model):
                             "only options declared since are added, so one removed here stays removed.")
     reason = fields.Char(readonly=True, help="Why this mapping was proposed.")
 
+    @api.depends('source_fields', 'object_id.source_columns')
+    def _compute_source_label(self):
+        for line in self:
+            labels = dict(line.object_id.source_columns or [])
+            line.source_label = ' + '.join(labels.get(c) or c for c in line._source_list())
+
+    @api.depends('target_field', 'object_id.target_model', 'write_to_object_id.target_model')
+    def _compute_target_field_id(self):
+        Fields = self.env['ir.model.fields'].sudo()
+        for line in self:
+            model = (line.write_to_object_id or line.object_id).target_model
+            found = Fields.search([('model', '=', model), ('name', '=', line.target_field)], limit=1) \
+                if model and line.target_field and not line.target_field.startswith(ACTIVITY_PREFIX) else Fields
+            line.target_field_id = found.sudo(False)
+
+    def _inverse_target_field_id(self):
+        for line in self.filtered('target_field_id'):
+            line.target_field = line.target_field_id.name
+
+    @api.depends('value_map_ids')
+    def _compute_value_map_count(self):
+        for line in self:
+            line.value_map_count = len(line.value_map_ids)
+
     @api.depends('target_field', 'object_id.target_model', 'new_field_type')
     def _compute_target_info(self):
         for line in self:
@@ -147,6 +184,10 @@ class CrmMigrationField(models.Model):
     # ------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            # Picked by its label on the mapping screen (the technical name is for developer mode).
+            if not vals.get('target_field') and vals.get('target_field_id'):
+                vals['target_field'] = self.env['ir.model.fields'].sudo().browse(vals['target_field_id']).name
         lines = super().create(vals_list)
         lines.project_id._mapping_changed()
         return lines
@@ -168,6 +209,46 @@ class CrmMigrationField(models.Model):
         result = super().unlink()
         projects._mapping_changed()
         return result
+
+    # ------------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------------
+    def action_open_value_map(self):
+        """The value map of this line as a list to fill in: every distinct value of its column in the
+        file with its row count, and the values the map names already (``crm.migration.value.map.edit``)."""
+        self.ensure_one()
+        counts = self._source_value_counts()
+        entries = {mapper.normalize_key(v.source_value): v for v in self.value_map_ids}
+        rows = []
+        for value, count in counts.items():
+            entry = entries.pop(mapper.normalize_key(value), None)
+            rows.append((0, 0, {'source_value': value, 'row_count': count,
+                                'target_value': entry.target_value if entry else False,
+                                'map_id': entry.id if entry else False}))
+        for entry in entries.values():  # mapped, but not in this file
+            rows.append((0, 0, {'source_value': entry.source_value, 'row_count': 0, 'target_value': entry.target_value,
+                                'map_id': entry.id}))
+        editor = self.env['crm.migration.value.map.edit'].create({'field_id': self.id, 'line_ids': rows})
+        return {
+            'type': 'ir.actions.act_window', 'res_model': editor._name, 'res_id': editor.id, 'view_mode': 'form',
+            'target': 'new', 'name': self.env._("Value map: %(column)s to %(target)s", column=self.source_label or '-',
+                                                target=self.target_description or self.target_field),
+        }
+
+    def _source_value_counts(self, limit=100000):
+        """``{value: rows}`` of this line's first column in the uploaded file (first ``limit`` rows)."""
+        self.ensure_one()
+        obj, columns = self.object_id, self._source_list()
+        if not columns or not obj.attachment_id or not obj.project_id._is_file_source():
+            return {}
+        counts = {}
+        for index, row in enumerate(obj.project_id._get_source().iter_rows(obj._source_name())):
+            if index >= limit:
+                break
+            value = mapper.value_to_text(row.get(columns[0])).strip()
+            if value:
+                counts[value] = counts.get(value, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     # ------------------------------------------------------------------
     # BUSINESS

@@ -24,10 +24,10 @@ class CrmMigrationIssue(models.Model):
         ('missing_file', 'Missing file'),
         ('unmapped_value', 'Value not in a value map'),
         ('unmatched_product', 'Service without product'),
-    ], required=True)
         ('contradiction', 'Contradictory values'),
         ('type_mismatch', 'Value not fitting its type'),
         ('missing_journal', 'Journal to choose'),
+    ], required=True)
     source_id = fields.Char(index=True)
     related_source_id = fields.Char(help="The other source record concerned (the first of a duplicate pair).")
     res_model = fields.Char()
@@ -39,15 +39,15 @@ class CrmMigrationIssue(models.Model):
     ], default='open', required=True, index=True)
     user_id = fields.Many2one('res.users', string='Use this user', help="Unmatched user: the Odoo user who takes "
                               "over the records of this source owner.")
-    resolution = fields.Selection([
     journal_id = fields.Many2one('account.journal', string='Use this journal', domain=[('type', 'in', ('bank', 'cash'))],
                                  help="Journal to choose: the journal receiving the entries whose bank account "
                                       "no Odoo journal matches (stored on the project).")
+    resolution = fields.Selection([
         ('merge', 'Use the existing record'),
         ('create', 'Create a separate record'),
         ('skip', 'Do not migrate'),
-    ], help="What the next run does with this source record.")
         ('empty', 'Load with the field empty'),
+    ], help="What the next run does with this source record.")
 
     _issue_uniq = models.Constraint(
         'unique(object_id, kind, source_id)', 'This issue is already recorded for this source record.')
@@ -58,14 +58,6 @@ class CrmMigrationIssue(models.Model):
                 raise UserError(self.env._("Pick the user first."))
         self.write({'state': 'resolved', 'resolution': False})
 
-    def action_resolve(self, resolution):
-        self.write({'state': 'resolved', 'resolution': resolution})
-
-    def action_merge(self):
-        self.action_resolve('merge')
-
-    def action_create_separate(self):
-        self.action_resolve('create')
     def action_use_journal(self):
         """Journal to choose: the project keeps the journal for entries no journal of their own receives."""
         for issue in self:
@@ -78,6 +70,14 @@ class CrmMigrationIssue(models.Model):
         """Value not fitting its type: the rows land with the field empty, the value kept on their link."""
         self.action_resolve('empty')
 
+    def action_resolve(self, resolution):
+        self.write({'state': 'resolved', 'resolution': resolution})
+
+    def action_merge(self):
+        self.action_resolve('merge')
+
+    def action_create_separate(self):
+        self.action_resolve('create')
 
     def action_skip(self):
         self.action_resolve('skip')

@@ -134,6 +134,10 @@ class CrmMigrationProject(models.Model):
         'product.product', string='Product for unmatched invoice lines',
         help="Invoice lines whose service matches no product use this product, keeping quantity "
              "and price. Left empty, such lines become note lines carrying the description.")
+    trust_journal_id = fields.Many2one(
+        'account.journal', string='Journal for unmatched bank accounts', domain=[('type', 'in', ('bank', 'cash'))],
+        help="Trust and bank entries whose bank account names no Odoo journal go to this journal. The audit "
+             "asks for it when such entries exist.")
 
     # Content
     object_ids = fields.One2many('crm.migration.object', 'project_id', string='Objects', copy=True)
@@ -151,10 +155,6 @@ class CrmMigrationProject(models.Model):
     run_count = fields.Integer(compute='_compute_counts')
     record_count = fields.Integer(compute='_compute_counts')
     failed_count = fields.Integer(compute='_compute_counts')
-    trust_journal_id = fields.Many2one(
-        'account.journal', string='Journal for unmatched bank accounts', domain=[('type', 'in', ('bank', 'cash'))],
-        help="Trust and bank entries whose bank account names no Odoo journal go to this journal. The audit "
-             "asks for it when such entries exist.")
     issue_count = fields.Integer(compute='_compute_counts')
     last_run_id = fields.Many2one('crm.migration.run', compute='_compute_counts')
 

@@ -32,8 +32,29 @@ class CrmMigrationProject(models.Model):
 
     def _api_window(self):
         period = QUOTAS.get(self.source_type, (0, 'day'))[1]
-        now = datetime.datetime.now(datetime.timezone.utc)
+        # Odoo's clock (naive UTC), the one run schedules compare with: a run waiting for the
+        # next window and the ledger agree on when that window starts.
+        now = fields.Datetime.now()
         return now.strftime('%Y-%m-%d') if period == 'day' else now.strftime('%Y-%m-%d %H:%M')
+
+    def _api_next_window(self):
+        """When the next vendor window starts (naive UTC)."""
+        period = QUOTAS.get(self.source_type, (0, 'day'))[1]
+        now = fields.Datetime.now()
+        if period == 'day':
+            return datetime.datetime.combine(now.date() + datetime.timedelta(days=1), datetime.time())
+        return now.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+
+    def _api_window_spent(self):
+        """The project's share of the current window is used up (its budget ran out): nothing more is
+        sent before the next window, which this returns.  Marked whole, since the requests of a batch
+        rolled back after the stop were sent all the same."""
+        project = self.sudo()
+        quota = QUOTAS.get(project.source_type, (0, None))[0]
+        project.write({'api_requests_window': project._api_window(),
+                       'api_requests_used': max(project.api_requests_used if project.api_requests_window
+                                                == project._api_window() else 0, quota)})
+        return project._api_next_window()
 
     def _api_requests_left(self):
         quota = QUOTAS.get(self.source_type, (0, None))[0]

@@ -397,6 +397,10 @@ class CrmMigrationRun(models.Model):
     def _stop(self, error):
         """The source or the configuration failed (not one row): stop resumably, say why."""
         retry_after = getattr(error, 'retry_after', None)
+        if not retry_after and getattr(error, 'remaining', None) == 0 and self.project_id.source_type == 'nocrm':
+            # The project's request budget for the vendor's day is spent (noCRM counts per day):
+            # the run goes on at the next day, from its last committed row.
+            retry_after = (self.project_id._api_window_spent() - fields.Datetime.now()).total_seconds()
         if retry_after:
             resume_at = fields.Datetime.now() + datetime.timedelta(seconds=retry_after)
             self.write({'state': 'queued', 'resume_at': resume_at, 'message': self.env._(
@@ -455,7 +459,3 @@ class CrmMigrationRun(models.Model):
                 continue
             if state in ACTIVE_STATES:
                 return  # out of time: the cron is rescheduled and resumes at the checkpoint
-        if not retry_after and getattr(error, 'remaining', None) == 0 and self.project_id.source_type == 'nocrm':
-            # The project's request budget for the vendor's day is spent (noCRM counts per day):
-            # the run goes on at the next day, from its last committed row.
-            retry_after = (self.project_id._api_window_spent() - fields.Datetime.now()).total_seconds()

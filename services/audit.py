@@ -6,9 +6,11 @@ name and date of birth, same source id twice, or an Odoo record a person or
 another project made with the same match keys: see ``matching``), orphans
 (a reference to a record missing from its file), unmatched users (an owner
 e-mail no Odoo user has: the reconciliation queue), values too long for their
-target, invalid values (dates, numbers, e-mails,
-selections, unmapped statuses) and required targets left empty.  A decision
-already taken on an issue (resolved or accepted) survives a new audit.
+target, invalid values (unmapped statuses, required targets left empty), and
+per line or rule (``row_findings``): values a line's type cannot hold (dates,
+numbers, e-mails, selections), values contradicting each other and bank
+accounts without a journal.  A decision already taken on an issue (resolved or
+accepted) survives a new audit.
 """
 import collections
 
@@ -17,11 +19,12 @@ from odoo import fields
 from ..connectors import converters
 from ..connectors import mapper as mapping
 from ..connectors.converters import is_empty
-from . import matching
+from . import mapping_audit, matching, row_findings
 from .constants import LIVE_OPERATIONS, like_exact, owner_domain
 from .loader import _dedup_key, build_mapper, source_person_name
 
-AUDIT_KINDS = ('duplicate', 'orphan', 'unmatched_user', 'too_long', 'invalid', 'unmapped_value', 'unmatched_product')
+AUDIT_KINDS = ('duplicate', 'orphan', 'unmatched_user', 'too_long', 'invalid', 'unmapped_value', 'unmatched_product',
+               'contradiction', 'type_mismatch', 'missing_journal')
 
 
 class Audit:
@@ -44,6 +47,8 @@ class Audit:
         # answers, and how many rows of each object point to them.
         self.unmatched = {}
         self.pointers = collections.defaultdict(lambda: collections.defaultdict(set))
+        # Contradictions, values not fitting their type, unknown journals: one issue per cause.
+        self.findings = row_findings.RowFindings(self)
 
     def add(self, obj, kind, source_id, message, related=None, res_model=None, res_id=None):
         key = (obj.id, kind, source_id)
@@ -72,6 +77,8 @@ class Audit:
                     "these records over, or accept to leave the field empty.",
                     login=values['source_id'], rows=self.owner_rows[values['source_id']])
         add_mapping_gap_issues(self)
+        mapping_audit.add_missing_column_issues(self)
+        self.findings.add_issues()
         issues = self.env['crm.migration.issue'].create(list(self.issues.values()))
         self.project.write({'audit_date': fields.Datetime.now()})
         return issues
@@ -108,7 +115,9 @@ class Audit:
             count_mapping_gaps(self, obj, mapper, row)
             if not obj.create_records:
                 self.check_match_only(obj, source_id, row, values)
-            blocking = [p.message for p in problems if p.blocking]
+            self.findings.note(obj, source_id, values, problems)
+            # A value its line's type cannot hold is listed once per line (row_findings), not per row.
+            blocking = [p.message for p in problems if p.blocking and not (p.value is not None and p.field)]
             if blocking:
                 self.add(obj, 'invalid', source_id, '; '.join(blocking))
             too_long = [p.message for p in problems if not p.blocking and 'truncated' in p.message]

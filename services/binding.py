@@ -6,14 +6,18 @@ by synonym, name or similarity, else a new x_ field typed from its values.
 Every line says why it was proposed and how sure the proposal is; nothing
 loads until a person confirms the mapping on the project.
 """
+import logging
+
 from odoo.models import MAGIC_COLUMNS
 
 from ..connectors import converters, proposal
-from ..connectors.tabular import normalize_header
 from .constants import DEFINITION_MODEL, like_exact
-from .templates import PHONE_TRANSFORMS
+
+_logger = logging.getLogger(__name__)
 
 PROFILE_ROWS = 200
+# Rows of another table read for its ids (lookup proposals).
+ID_ROWS = 50000
 # Fields a proposal never targets: technical, computed without inverse, chatter.
 SKIPPED_PREFIXES = ('message_', 'activity_', 'website_message', 'rating_', '__')
 
@@ -24,19 +28,9 @@ def _patterns(text):
 
 def score_object(obj, table_name, header_keys):
     """How well a table (by its name and header) fits a source object; <= 0 means no."""
-    name = normalize_header(table_name)
-    if any(p in name for p in _patterns(obj.exclude_patterns)):
-        return 0
-    score = 0.0
-    if any(p in name for p in _patterns(obj.file_patterns)):
-        score += 3
-    keys = set(header_keys)
-    if any(c in keys for c in obj._candidate_list()):
-        score += 1
-    groups = [group for line in obj.field_ids for group in (line.source_candidates or [])]
-    if groups:
-        score += 2 * sum(1 for group in groups if keys.intersection(group)) / len(groups)
-    return score
+    return proposal.score_table(
+        table_name, header_keys, _patterns(obj.file_patterns), _patterns(obj.exclude_patterns),
+        obj._candidate_list(), [group for line in obj.field_ids for group in (line.source_candidates or [])])
 
 
 def detect_object(project, table_name, header_keys, taken=()):
@@ -72,16 +66,82 @@ def is_reviewed(obj):
     return bool(obj.source_columns and project.mapping_confirmed_date and project._is_file_source())
 
 
-def bind_table(obj, attachment, table, sheet=None):
+class _LineView:
+    """A mapping line as ``proposal.bind_lines`` reads it."""
+
+    def __init__(self, line):
+        self.line = line
+        self.groups = line.source_candidates or [[s] for s in line._source_list()]
+        if line.from_definition and not line.object_id.project_id._is_file_source():
+            self.groups = []  # an API sample only shows the custom fields its rows fill: the line stays
+        self.transform = line.transform
+        self.target = line.target_field
+        self.ttype = line.target_ttype
+        self.lookup_object = line.lookup_object_id.name or None
+
+
+def _table_words(obj, table_label=''):
+    """The words naming the table's own rows, and those naming the project's other objects."""
+    own = proposal.own_words(obj.name, obj._source_name(), table_label)
+    foreign = set()
+    for other in obj.project_id.object_ids - obj:
+        foreign |= proposal.own_words(other.name)
+    return own, foreign - own
+
+
+def table_key(obj, headers, sample, own=None, foreign=None):
+    """The id column(s) of a table bound to ``obj``: a template spelling present as it is, else
+    ``proposal.guess_key_columns`` (spelling, uniqueness, never another table's id)."""
+    keys = [key for key, _label in headers]
+    if own is None:
+        own, foreign = _table_words(obj)
+    return proposal.choose_key(keys, sample, dict(headers), own, obj._candidate_list(), foreign)
+
+
+def known_ids(project, tables=(), limit=ID_ROWS):
+    """``{object name: set of source ids}``: of the tables being bound (``{obj: table}``) and of the
+    objects bound before, each read up to ``limit`` rows.  Lets a column holding another table's ids
+    be proposed as a lookup of that table."""
+    result = {}
+    for obj, table in dict(tables).items():
+        headers = table.headers()
+        key = table_key(obj, headers, table.sample(PROFILE_ROWS), *_table_words(obj, table.label or ''))
+        if key:
+            result[obj.name] = _ids(table.iter_rows(), key, limit)
+    earlier = project.object_ids.filtered(lambda o: o.attachment_id and o.source_key and o not in dict(tables)
+                                          and not o.source_object)
+    if earlier and project._is_file_source():
+        source = project._get_source()
+        for obj in earlier:
+            try:
+                result[obj.name] = _ids(source.iter_rows(obj._source_name()), obj._key_columns(), limit)
+            except Exception:  # noqa: BLE001 - a file unreadable now only costs the lookup proposal
+                _logger.info("ids of %s not read for lookup proposals", obj.name, exc_info=True)
+    return result
+
+
+def _ids(rows, key, limit):
+    ids = set()
+    for index, row in enumerate(rows):
+        if index >= limit:
+            break
+        value = proposal.source_id_of(row, key)
+        if value:
+            ids.add(value)
+    return ids
+
+
+def bind_table(obj, attachment, table, sheet=None, ids_of=None):
     """Attach ``table`` to ``obj`` and adapt the mapping lines to its header.
+
+    ``ids_of``: ``{object name: ids}`` of the project's other tables (``known_ids``), so that a
+    column holding one of them is proposed as a lookup of that object.
 
     A reviewed object keeps its mapping as it is (id columns, re-pointed and
     disabled lines, value maps, defaults): what the new header calls for is
     proposed as ``crm.migration.mapping.change`` rows instead.
     """
     headers = table.headers()
-    keys = [key for key, _label in headers]
-    labels = dict(headers)
     sample = table.sample(PROFILE_ROWS)
     reviewed, previous = is_reviewed(obj), obj._header_keys()
     obj.write({
@@ -94,23 +154,24 @@ def bind_table(obj, attachment, table, sheet=None):
     if reviewed:
         propose_changes(obj, headers, sample, previous)
         return
-    key = next((c for c in obj._candidate_list() if c in keys), None)
-    key = key or ','.join(proposal.guess_key_columns(keys, sample))
-    if obj.source_key != (key or False):
-        obj.source_key = key or False
-    used = set(obj._key_columns())
-    concepts = {c: proposal.concept_of(labels[c]) or proposal.concept_of(c) for c in keys}
-    # Pass 1 claims every column a template line lists, pass 2 lets lines
-    # still missing a column find one by synonym among the unclaimed.
-    plans = {line: _template_columns(line, keys) for line in obj.field_ids}
-    for chosen in plans.values():
-        used.update(c for group in chosen for c in group)
-    for line, chosen in plans.items():
-        _bind_line(line, chosen, labels, concepts, used)
+    own, foreign = _table_words(obj, getattr(table, 'label', '') or '')
+    key = table_key(obj, headers, sample, own, foreign)
+    if obj.source_key != (','.join(key) or False):
+        obj.source_key = ','.join(key) or False
+    ids_of = {name: ids for name, ids in (ids_of or {}).items() if name != obj.name}
+    # Every column a template line lists feeds it; a line still missing a column takes the
+    # best-fitting unclaimed one (spelling, synonym, value shape, ids of the looked-up table).
+    bindings = proposal.bind_lines(
+        [_LineView(line) for line in obj.field_ids], headers, sample, own=own, key=key,
+        key_candidates=obj._candidate_list(), ids_of=ids_of, day_first=obj.project_id._day_first())
+    used = set(key)
+    for view, found in bindings.items():
+        used.update(found.columns)
+        _bind_line(view.line, found, sample)
     # Deletions only carry ids, definitions are read into other objects' lines, and the columns of
     # a table read by several objects are proposed to the object that owns it: nothing to propose.
     if not (obj.deletes_object_id or obj.source_object) and obj.target_model != DEFINITION_MODEL:
-        lines = _proposed_lines(obj, headers, sample, used)
+        lines = _proposed_lines(obj, headers, sample, used, ids_of=ids_of, own=own)
         if lines:
             obj.env['crm.migration.field'].create(lines)
 
@@ -166,52 +227,49 @@ def propose_changes(obj, headers, sample, previous):
         obj.project_id._mapping_changed()
 
 
-def _template_columns(line, keys):
-    """Per source group of ``line``: the file's columns among the template's alternatives."""
-    groups = line.source_candidates or [[s] for s in line._source_list()]
-    chosen = []
-    for group in groups:
-        present = [c for c in group if c in keys]
-        chosen.append(present if line.transform in PHONE_TRANSFORMS else present[:1])
-    return chosen
+def sample_text(sample, column, count=3):
+    """The first distinct values of a column, as the mapping screen shows them."""
+    values = []
+    for row in sample:
+        text = ' '.join(proposal.value_to_text(row.get(column)).split())
+        if text and text not in values:
+            values.append(text[:40])
+            if len(values) == count:
+                break
+    return ' · '.join(values) or False
 
 
-def _bind_line(line, plan, labels, concepts, used):
+def _bind_line(line, found, sample=()):
+    """Write what ``proposal.bind_lines`` found for ``line``."""
     groups = line.source_candidates or [[s] for s in line._source_list()]
     if not groups or (line.from_definition and not line.object_id.project_id._is_file_source()):
         # An API sample only shows the custom fields its rows have a value in: a definition's
         # line stays. A file's header is complete: there, a missing column turns the line off.
         return
-    chosen, reasons, confidence = [], [], 1.0
-    for group, present in zip(groups, plan, strict=True):
-        if present:
-            chosen += present
-            continue
-        concept = next(filter(None, map(proposal.concept_of, group)), None)
-        match = next((c for c in labels if concept and concepts[c] == concept and c not in used), None)
-        if match:
-            used.add(match)
-            chosen.append(match)
-            reasons.append('"%s" is a synonym of %s' % (labels[match], concept.replace('_', ' ')))
-            confidence = 0.9
     env = line.env
-    if chosen:
-        line.write({
-            'source_fields': ','.join(dict.fromkeys(chosen)), 'note': False,
+    if found.columns:
+        joined = {'transform': 'concat', 'separator': proposal.KEY_SEPARATOR} if found.joined else {}
+        line.write(dict(joined, **{
+            'source_fields': ','.join(found.columns), 'note': False,
+            'sample_values': sample_text(sample, found.columns[0]),
             # Re-enable what binding itself disabled (a column missing from an
             # earlier file), never a line the template or a person turned off.
             'enabled': line.enabled or bool(line.note),
-            'confidence': confidence,
-            'reason': '; '.join(reasons) or env._("Listed in the source's template"),
-        })
+            'confidence': found.confidence,
+            'reason': '; '.join(found.reasons) or env._("Listed in the source's template"),
+        }))
     else:
+        # A required line switched off here is reported by the audit (services.audit.missing_column_issues).
         line.write({'enabled': False, 'confidence': 0.0, 'reason': False, 'note': env._(
             "No column of the file matches (%s)", ', '.join(g[0] for g in groups))})
 
 
-def _proposed_lines(obj, headers, sample, used):
+def _proposed_lines(obj, headers, sample, used, ids_of=None, own=None):
     """The mapping lines (values to create) proposed for the columns not in ``used``."""
     env = obj.env
+    if own is None:
+        own = _table_words(obj)[0]
+    objects = {o.name: o for o in obj.project_id.object_ids}
     targets = importable_fields(env, obj.target_model)
     taken = set(obj.field_ids.filtered('enabled').mapped('target_field'))
     # A new x_ field may not reuse the name of any line's target, enabled or not.
@@ -226,7 +284,8 @@ def _proposed_lines(obj, headers, sample, used):
         if key in used:
             continue
         values = [row.get(key) for row in sample]
-        found = proposal.propose(key, label, values, obj.target_model, targets, taken=taken)
+        found = proposal.propose(key, label, values, obj.target_model, targets, taken=taken, ids_of=ids_of,
+                                 own=own, names=all_targets)
         ttype, selection = found.new_type, found.selection
         if found.new_type and found.new_type in ('date', 'datetime') and day_first is not None:
             ttype, selection = converters.infer_type(values, day_first)
@@ -238,11 +297,13 @@ def _proposed_lines(obj, headers, sample, used):
                                or (other_type and other_type != ttype)):
             # The name is taken (a template line, an x_ field of another type from another
             # project or planned by another object): keep both.
-            found.target = ('x_src_%s_%s' % (obj.name, key))[:63] if other_type else ('x_src_' + key)[:63]
+            found.target = proposal.new_field_name(
+                label or key, key, all_targets, prefix=('x_src_%s_' % obj.name) if other_type else 'x_src_')
         line = {
             'object_id': obj.id,
             'sequence': 1000 + len(lines),
             'source_fields': key,
+            'sample_values': sample_text(sample, key),
             'target_field': found.target,
             'transform': found.transform,
             'confidence': found.confidence,
@@ -251,6 +312,12 @@ def _proposed_lines(obj, headers, sample, used):
             'new_field_label': label or key,
             'new_field_selection': '\n'.join(str(v) for v in selection) or False,
         }
+        looked_up = objects.get(found.lookup_object)
+        if found.transform == 'lookup' and looked_up:
+            line.update(lookup_object_id=looked_up.id, new_field_type='many2one',
+                        new_field_relation=looked_up.target_model)
+        elif found.transform == 'lookup':
+            line.update(transform='direct', new_field_type='char')
         if found.transform == 'value_map':
             line['value_map_ids'] = _guess_value_map(env, obj.target_model, found.target, values)
         lines.append(line)

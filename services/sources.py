@@ -35,13 +35,13 @@ def _build_api_source(project):
             client_secret=project.api_client_secret or None, on_token_refresh=project._store_clio_tokens,
             **options)
     if project.source_type == 'nocrm':
-        budget = None if project.api_multiday else (project.api_daily_budget or None)
-        if not project.api_multiday:
-            # What the project's own set-up and runs already spent today counts too.
-            left = project._api_requests_left()
-            budget = left if budget is None else min(budget, left)
+        # What the project's own set-up and runs already spent today counts too.  Spread over
+        # several days, a run spends today's remainder, stops before the vendor's 429 and
+        # resumes at the next day (crm.migration.run._stop).
+        left = project._api_requests_left()
+        budget = min(project.api_daily_budget, left) if project.api_daily_budget else left
         return NocrmSource(project.api_key, subdomain=project.api_subdomain or None,
-                           daily_budget_remaining=budget, **options)
+                           daily_budget_remaining=budget, spread=project.api_multiday, **options)
     raise ConnectorError('%s has no API connector' % project.source_type)
 
 

@@ -22,3 +22,4 @@ from . import test_fast_defaults
 from . import test_privacy
 from . import test_bad_files
 from . import test_concurrency
+from . import test_proposal_corpus

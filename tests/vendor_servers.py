@@ -18,6 +18,7 @@ can compare the request log with a vendor's reset header (UNIX time).
 """
 import contextlib
 import copy
+import datetime
 import json
 import math
 import os
@@ -71,6 +72,14 @@ class ScriptedServer(ApiServer):
         super().script(method, path, *replies, query=query)
         with self._lock:
             return self._routes[-1]
+
+    # A callable(entry) answering before the routes, or returning None to let them answer:
+    # a vendor's quota once spent (DailyQuota).
+    gate = None
+
+    def _next_reply(self, entry):
+        reply = self.gate(entry) if self.gate else None
+        return reply or super()._next_reply(entry)
 
     def unscript(self, route):
         with self._lock:
@@ -405,3 +414,32 @@ class LargeNocrmAccount(NocrmAccount):
 
     def script_faults(self):
         """This account answers cleanly: it measures requests."""
+
+
+class DailyQuota:
+    """noCRM's 2,000 requests a day per account (https://www.nocrm.io/api, "Rate limit": "2000
+    requests per day are allowed. Pass this number of requests, all the requests received won't
+    be processed and will return an error code 429"), as a gate of the account's API server.
+
+    ``now`` gives the vendor's clock (a naive UTC datetime): the test moves it from day to day.
+    A refused request is answered 429 with ``API-RETRY-AFTER`` (seconds to the reset) and
+    ``API-LIMIT-RESET`` (UNIX time), and is not processed, so it does not count.
+    """
+
+    def __init__(self, now, quota=2000):
+        self.now = now
+        self.quota = quota
+        self.used = {}
+        self.refused = 0
+
+    def __call__(self, entry):
+        now = self.now()
+        day = now.date()
+        if self.used.get(day, 0) < self.quota:
+            self.used[day] = self.used.get(day, 0) + 1
+            return None
+        self.refused += 1
+        reset = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time())
+        return Reply(429, {'error': 429, 'message': 'Too many requests', 'type': 'too_many_requests'}, headers={
+            'API-RETRY-AFTER': str(max(int((reset - now).total_seconds()), 1)),
+            'API-LIMIT-RESET': str(int(reset.replace(tzinfo=datetime.timezone.utc).timestamp()))})

@@ -173,8 +173,12 @@ class CrmMigrationUpload(models.TransientModel):
                 table = tabular.XlsxTable(line.object_id.name, line.table_name, opener, line.sheet_name)
             else:
                 table = tabular.CsvTable(line.object_id.name, line.table_name, opener)
-            binding.bind_table(line.object_id, line.attachment_id, table, line.sheet_name)
             tables[line.object_id] = table
+        # Ids of every table first: a column holding another table's ids is proposed as a lookup of it.
+        ids_of = binding.known_ids(project, tables)
+        for line in chosen:
+            binding.bind_table(line.object_id, line.attachment_id, tables[line.object_id], line.sheet_name,
+                               ids_of=ids_of)
         bound = chosen.object_id
         # Objects reading the table of a bound object (a customer row -> its contact person too).
         for obj in project.object_ids.filtered(lambda o: o.source_object and o._table_object() in chosen.object_id):
