@@ -8,8 +8,9 @@ without a database; regenerate it when Odoo or the templates change.
 import json
 import os
 
-from odoo.addons.crm_migration.services import binding
 from odoo.tools import file_path
+
+from odoo.addons.crm_migration.services import binding
 
 root = os.path.dirname(file_path('crm_migration/__manifest__.py'))
 models = set()

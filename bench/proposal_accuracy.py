@@ -76,7 +76,7 @@ def read_table(path):
     return table, headers
 
 
-def propose_dialect(folder, target_fields):
+def propose_dialect(folder, target_fields):  # noqa: C901 - the upload's steps, in order
     """``{file: {'object', 'key', 'columns': {header: set of answers}}}`` as the addon proposes them."""
     expected = load(os.path.join(folder, 'expected.json'))
     template = load(os.path.join(ROOT, 'data', 'templates', expected['template'] + '.json'))

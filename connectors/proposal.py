@@ -192,7 +192,7 @@ def is_phone(text):
                 and not IPV4_RE.match(text) and not converters.looks_like_date(text))
 
 
-def propose(column, label, values, model, target_fields, template_lines=(), taken=(), ids_of=None, own=(),
+def propose(column, label, values, model, target_fields, template_lines=(), taken=(), ids_of=None, own=(),  # noqa: C901
             names=()):
     """The best proposal for one source column.
 
@@ -224,23 +224,39 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
     concept = concept_of(label or column) or concept_of(canonical(spelt)) or concept_of(stripped(spelt, own))
     if concept and not values_fit(concept, info):
         concept = None
-    if concept:
-        for line in template_lines:
-            if getattr(line, 'concept', None) == concept and line.target not in taken:
-                return Proposal(
-                    key,
-                    line.target,
-                    line.transform,
-                    0.9,
-                    '"%s" is a synonym of %s (template line %s)'
-                    % (label or column, concept.replace('_', ' '), line.target),
-                    template_line=line,
-                )
-        target = CONCEPT_TARGETS.get(model, {}).get(concept)
-        if target and target[0] in target_fields and target[0] not in taken \
-                and (target[1] != 'direct' or type_fits(info, target_fields[target[0]]['type'])):
-            return Proposal(key, target[0], target[1], 0.85, '"%s" is a synonym of %s' % (
-                label or column, concept.replace('_', ' ')))
+    found = (_by_concept(key, label or column, concept, info, model, target_fields, template_lines, taken)
+             or _by_field_name(key, info, target_fields, taken)
+             or _by_values(key, info, model, taken))
+    if found:
+        return found
+    name = new_field_name(spelt, key, set(taken) | set(names))
+    reason = 'no field of %s matches; a new %s field, typed from %d values' % (model, info['type'], info['filled'])
+    if fixed:
+        reason = 'no field of %s matches; a new %s field: the column holds %s whatever the sample shows' % (
+            model, info['type'], 'an id' if fixed == 'char' and not concept_of(label or column) else 'text')
+    if info['type'] == 'selection':
+        reason += ' (%d distinct: a dropdown)' % len(info['selection'])
+    return Proposal(key, name, 'direct', 0.4, reason, new_type=info['type'], selection=info['selection'])
+
+
+def _by_concept(key, spelt, concept, info, model, target_fields, template_lines, taken):
+    """A synonym of a known concept: the template's line for it, else the model's field for it."""
+    if not concept:
+        return None
+    for line in template_lines:
+        if getattr(line, 'concept', None) == concept and line.target not in taken:
+            return Proposal(key, line.target, line.transform, 0.9, '"%s" is a synonym of %s (template line %s)'
+                            % (spelt, concept.replace('_', ' '), line.target), template_line=line)
+    target = CONCEPT_TARGETS.get(model, {}).get(concept)
+    if target and target[0] in target_fields and target[0] not in taken \
+            and (target[1] != 'direct' or type_fits(info, target_fields[target[0]]['type'])):
+        return Proposal(key, target[0], target[1], 0.85, '"%s" is a synonym of %s' % (
+            spelt, concept.replace('_', ' ')))
+    return None
+
+
+def _by_field_name(key, info, target_fields, taken):
+    """A field of the same name or label, else one whose name is close and whose type fits the values."""
     for name, field in target_fields.items():
         if name in taken or name.startswith('x_') and name != 'x_' + key:
             continue
@@ -258,6 +274,11 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
         return Proposal(key, best, 'direct', round(best_ratio * 0.75, 2), 'close to the field "%s" (%d%% similar) '
                         'and its values fit a %s field' % (target_fields[best]['string'], best_ratio * 100,
                                                            target_fields[best]['type']))
+    return None
+
+
+def _by_values(key, info, model, taken):
+    """Values that are e-mail addresses or phone numbers, whatever the column's name."""
     if info['emails'] >= 0.8:
         target = CONCEPT_TARGETS.get(model, {}).get('email')
         if target and target[0] not in taken:
@@ -268,14 +289,7 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
         if target and target[0] not in taken:
             return Proposal(key, target[0], target[1], 0.5, '%d%% of the values are phone numbers'
                             % (info['phones'] * 100))
-    name = new_field_name(spelt, key, set(taken) | set(names))
-    reason = 'no field of %s matches; a new %s field, typed from %d values' % (model, info['type'], info['filled'])
-    if fixed:
-        reason = 'no field of %s matches; a new %s field: the column holds %s whatever the sample shows' % (
-            model, info['type'], 'an id' if fixed == 'char' and not concept_of(label or column) else 'text')
-    if info['type'] == 'selection':
-        reason += ' (%d distinct: a dropdown)' % len(info['selection'])
-    return Proposal(key, name, 'direct', 0.4, reason, new_type=info['type'], selection=info['selection'])
+    return None
 
 
 # Id-like column names: "Patient ID", "Invoice #" (normalised "invoice"), "Line", "MRN".
@@ -526,7 +540,8 @@ def _group_score(group, key, label, own):
     return best
 
 
-def bind_lines(lines, headers, sample, own=(), key=(), key_candidates=(), ids_of=None, day_first=None):
+def bind_lines(lines, headers, sample, own=(), key=(), key_candidates=(), ids_of=None,  # noqa: C901
+               day_first=None):
     """Which columns feed each template line.
 
     ``lines``: objects with ``groups`` (alternatives per source column), ``transform``, ``target``, and

@@ -21,7 +21,7 @@ def missing_column_lines(project):
     for obj in project.object_ids.filtered(lambda o: o.enabled and o.attachment_id):
         fed = {line.target_field for line in obj.field_ids if line.enabled and line._source_list()}
         lines |= obj.field_ids.filtered(
-            lambda line: line.required and not line.enabled and line.note and line.target_field not in fed)
+            lambda line, fed=fed: line.required and not line.enabled and line.note and line.target_field not in fed)
     return lines
 
 

@@ -191,3 +191,33 @@ class TestDialectUpload(CrmMigrationCommon):
         editor.action_apply()
         self.assertEqual({v.source_value: v.target_value for v in status.value_map_ids}, dict(before, Booked='New'),
                          "the new value added, every other entry (empty targets too) as it was")
+
+    def test_upload_proposes_what_the_score_counts(self):
+        """The score's figures are the upload's: every dialect bound by the wizard gives, column by
+        column, the targets bench/proposal_accuracy.py found (so the score measures the real screen)."""
+        bench = accuracy_module()
+        with open(os.path.join(ROOT, 'bench', 'target_fields.json'), encoding='utf-8') as handle:
+            target_fields = json.load(handle)
+        for folder in bench.dialect_folders():
+            if os.sep + 'dialects' + os.sep not in folder:
+                continue
+            name = os.path.basename(folder)
+            _expected, proposed = bench.propose_dialect(folder, target_fields)
+            project = self.env['crm.migration.project'].create({'name': name})
+            self._upload(project, dialect_files(name))
+            for file_name, table in proposed.items():
+                obj = project.object_ids.filtered(lambda o, f=file_name: o.attachment_id.name == f)
+                self.assertEqual(obj.name, table['object'], file_name)
+                self.assertEqual(obj._key_columns(), table['key'], file_name)
+                got = {label: set() for label in table['columns']}
+                labels = dict(obj.source_columns)
+                for line in obj.field_ids.filtered(lambda f: f.enabled and f.source_fields):
+                    if line.source_candidates:
+                        answer = line.target_field
+                    elif line.transform == 'lookup':
+                        answer = 'lookup:%s' % line.lookup_object_id.name
+                    else:
+                        answer = 'new' if line.is_new_field else line.target_field
+                    for column in line._source_list():
+                        got[labels[column]].add(answer)
+                self.assertEqual(got, table['columns'], '%s / %s' % (name, file_name))
