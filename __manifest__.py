@@ -22,15 +22,23 @@
         'views/crm_migration_object_views.xml',
         'views/crm_migration_field_views.xml',
         'views/crm_migration_run_views.xml',
-        'views/crm_migration_run_queue_views.xml',
         'views/crm_migration_record_views.xml',
         'views/crm_migration_issue_views.xml',
         'views/crm_migration_diff_views.xml',
+        'views/crm_migration_migrated_data_views.xml',
         'views/crm_migration_menus.xml',
     ],
     'demo': [
         'demo/crm_migration_demo.xml',
     ],
+    'assets': {
+        'web.assets_backend': [
+            'crm_migration/static/src/js/**/*',
+        ],
+        'web.assets_tests': [
+            'crm_migration/static/tests/tours/**/*',
+        ],
+    },
     'installable': True,
     'application': True,
 }

@@ -9,6 +9,7 @@ class CrmMigrationDiff(models.Model):
     """One field of one sampled record: source value, mapped value, value read back from Odoo."""
     _name = 'crm.migration.diff'
     _description = 'CRM Migration Sample Diff'
+    _inherit = ['crm.migration.res.model.mixin']
     _order = 'run_id, object_id, source_id, id'
 
     run_id = fields.Many2one('crm.migration.run', required=True, ondelete='cascade', index=True)

@@ -1,5 +1,5 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..services.constants import DATA_READERS
@@ -9,6 +9,7 @@ class CrmMigrationIssue(models.Model):
     """A finding that needs a person: a duplicate, an orphan, an unmatched user..."""
     _name = 'crm.migration.issue'
     _description = 'CRM Migration Issue'
+    _inherit = ['crm.migration.res.model.mixin']
     _order = 'state, id desc'
 
     project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade', index=True)
@@ -51,6 +52,13 @@ class CrmMigrationIssue(models.Model):
 
     _issue_uniq = models.Constraint(
         'unique(object_id, kind, source_id)', 'This issue is already recorded for this source record.')
+
+    @api.depends('kind', 'object_id.label', 'source_id')
+    def _compute_display_name(self):
+        kinds = dict(self._fields['kind']._description_selection(self.env))
+        for issue in self:
+            issue.display_name = ' - '.join(part for part in (
+                kinds.get(issue.kind), issue.object_id.label, issue.source_id) if part) or self.env._('Issue')
 
     def action_use_user(self):
         for issue in self:

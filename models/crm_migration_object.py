@@ -18,6 +18,7 @@ class CrmMigrationObject(models.Model):
     _name = 'crm.migration.object'
     _description = 'CRM Migration Source Object'
     _order = 'project_id, sequence, id'
+    _rec_name = 'label'  # the source object's own word (Patients), not its key (patients)
 
     project_id = fields.Many2one('crm.migration.project', required=True, ondelete='cascade', index=True)
     company_id = fields.Many2one(related='project_id.company_id', store=True)

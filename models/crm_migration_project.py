@@ -27,6 +27,17 @@ SOURCE_TYPES = [
     ('clientjoy', 'Clientjoy export (CSV/XLSX)'),
 ]
 FILE_SOURCES = ('clinic', 'clientjoy')
+# The steps a newcomer follows, shown as the project's status bar (one next step at a time).
+STEPS = [
+    ('source', 'Connect or upload'),
+    ('mapping', 'Mapping'),
+    ('audit', 'Audit'),
+    ('sample', 'Sample'),
+    ('approve', 'Approve'),
+    ('run', 'Migrate'),
+    ('cutover', 'Cutover'),
+    ('done', 'Done'),
+]
 MANAGERS = 'crm_migration.group_crm_migration_manager'
 
 
@@ -68,7 +79,12 @@ class CrmMigrationProject(models.Model):
     require_approval = fields.Boolean(
         'Require an approved sample', default=True,
         help="The full run starts only after a sample run was reviewed and approved.")
-    blocking_issue_count = fields.Integer(compute='_compute_counts')
+    blocking_issue_count = fields.Integer(
+        'Blocking issues', compute='_compute_counts',
+        help="Open audit findings that stop the full run until someone resolves or accepts them.")
+    step = fields.Selection(STEPS, compute='_compute_step',
+                            help="Where the project is on its way from the source to Odoo.")
+    next_step_hint = fields.Char(compute='_compute_step', string='Next step')
 
     # Cutover: while users still work in the old system, a cron picks up
     # what changed there since the last run.
@@ -151,12 +167,18 @@ class CrmMigrationProject(models.Model):
     custom_view_ids = fields.Many2many('ir.ui.view', string='Generated views', copy=False)
 
     # Counters
-    object_count = fields.Integer(compute='_compute_counts')
-    run_count = fields.Integer(compute='_compute_counts')
-    record_count = fields.Integer(compute='_compute_counts')
-    failed_count = fields.Integer(compute='_compute_counts')
-    issue_count = fields.Integer(compute='_compute_counts')
-    last_run_id = fields.Many2one('crm.migration.run', compute='_compute_counts')
+    object_count = fields.Integer('Number of objects', compute='_compute_counts')
+    run_count = fields.Integer('Number of runs', compute='_compute_counts',
+                               help="Sample, full, delta and rollback runs of this project.")
+    record_count = fields.Integer(
+        'Linked records', compute='_compute_counts',
+        help="Rows of the link table: one per source row and Odoo record it gave (a patient gives a lead "
+             "and its contact), failed and skipped rows included.")
+    failed_count = fields.Integer('Failed rows', compute='_compute_counts',
+                                  help="Source rows the last run of their object could not load; each says why.")
+    issue_count = fields.Integer('Open issues', compute='_compute_counts',
+                                 help="Audit findings nobody has decided on yet.")
+    last_run_id = fields.Many2one('crm.migration.run', compute='_compute_counts', string='Last run')
 
     _check_batch_size = models.Constraint('CHECK(batch_size > 0)', 'The batch size must be positive.')
     _check_delta_interval = models.Constraint('CHECK(delta_interval > 0)', 'The delta interval must be positive.')
@@ -185,6 +207,60 @@ class CrmMigrationProject(models.Model):
             project.issue_count = issues.get(project, 0)
             project.blocking_issue_count = blocking.get(project, 0)
             project.last_run_id = project.run_ids.sorted('id')[-1:]
+
+    @api.depends('state', 'source_type', 'object_ids.attachment_id', 'object_ids.row_count',
+                 'mapping_change_ids.state', 'cutover_until', 'last_delta_at')
+    def _compute_step(self):
+        for project in self:
+            project.step, project.next_step_hint = project._next_step()
+
+    def _next_step(self):
+        """(step, sentence): where the project stands and what its primary button does next."""
+        _ = self.env._
+        state = self.state
+        if state == 'draft':
+            if self.open_change_count:
+                return 'mapping', _("The last upload proposes mapping changes: accept or reject each one "
+                                    "(tab Proposed mapping changes), then confirm the mapping.")
+            bound = self.object_ids.filtered(lambda o: o.attachment_id or o.row_count)
+            if not bound:
+                if self._is_file_source():
+                    return 'source', _("Upload your software's exports (CSV, XLSX or one ZIP): each table is "
+                                       "recognised and its columns are mapped to Odoo fields for you.")
+                return 'source', _("Enter the credentials (tab Connection), then read the source's structure: "
+                                   "each object's fields are mapped to Odoo fields for you.")
+            return 'mapping', _("Check the proposed mapping (tab Objects, button Mapping on each line), then "
+                                "confirm it: nothing is read or loaded before.")
+        if state == 'mapped':
+            return 'audit', _("Read every row without writing anything and list what needs a decision: "
+                              "duplicates, orphans, unknown users, invalid values.")
+        if state == 'audited':
+            if self.blocking_issue_count:
+                return 'audit', _("%s blocking issues wait for a decision: open them, resolve or accept them "
+                                  "(several at once from the list), then load the sample.", self.blocking_issue_count)
+            return 'sample', _("Load %s records spread over the objects and values, then compare what landed "
+                               "with the source field by field.", self.sample_size)
+        if state == 'sampled' and self.blocking_issue_count:
+            return 'approve', _("Loading the sample raised %s blocking issues: decide them (several at once from "
+                                "the list), then approve.", self.blocking_issue_count)
+        if state == 'sampled':
+            return 'approve', _("Review the sample's differences (its run, button Differences), then approve: "
+                                "the full migration can start.")
+        if state == 'approved':
+            return 'run', _("Load every enabled object in dependency order, in the background; progress "
+                            "shows live on the run.")
+        if state == 'running':
+            return 'run', _("The migration runs in the background: open the run to follow its progress.")
+        if state == 'rolled_back':
+            return 'run', _("Everything this project loaded was rolled back: start the migration again "
+                            "when the source or the mapping is ready.")
+        if state == 'cutover':
+            return 'cutover', _("Until the window closes, what changes in the source is picked up every %s "
+                                "minutes. Close the cutover once users work in Odoo only.", self.delta_interval)
+        if self.last_delta_at:
+            return 'done', _("The migration is done. Roll back everything undoes it if it has to be.")
+        return 'cutover', _("The migration is done. If users still work in the old system, open a cutover "
+                            "window: its changes are picked up until it closes.")
 
     @api.model
     def _default_owner_candidate(self):
@@ -439,13 +515,28 @@ class CrmMigrationProject(models.Model):
         return True
 
     def action_open_records(self):
-        return self._open_related('crm.migration.record', self.env._('Migrated records'))
+        return self._open_related('crm.migration.record', self.env._('Migrated records'), actions.empty_help(
+            self.env._("Nothing migrated yet"),
+            self.env._("Each line links one source row to the Odoo record it gave; lines appear with the "
+                       "project's first sample run.")))
 
     def action_open_issues(self):
-        return self._open_related('crm.migration.issue', self.env._('Issues'))
+        action = self._open_related('crm.migration.issue', self.env._('Issues of %s', self.display_name),
+                                    actions.empty_help(self.env._("No open issue"), self.env._(
+                                        "The audit found nothing that needs a decision, or every finding is "
+                                        "decided (filter Open removed, they show again).")))
+        action['context']['search_default_filter_open'] = 1  # what waits for a decision; decided ones a click away
+        return action
+
+    def action_open_last_run(self):
+        self.ensure_one()
+        run = self.run_ids.sorted('id')[-1:]
+        return run._open_form() if run else self.action_open_runs()
 
     def action_open_runs(self):
-        return self._open_related('crm.migration.run', self.env._('Runs'))
+        return self._open_related('crm.migration.run', self.env._('Runs'), actions.empty_help(
+            self.env._("No run yet"),
+            self.env._("The project's next step (button at the top of its form) starts its first run.")))
 
     # ------------------------------------------------------------------
     # BUSINESS
@@ -649,9 +740,10 @@ class CrmMigrationProject(models.Model):
             'target': 'self',
         }
 
-    def _open_related(self, model, name):
+    def _open_related(self, model, name, help_html=None):
         self.ensure_one()
-        return actions.list_action(name, model, [('project_id', '=', self.id)], {'default_project_id': self.id})
+        return actions.list_action(name, model, [('project_id', '=', self.id)], {'default_project_id': self.id},
+                                   help_html)
 
     def _upload_export(self, files):
         """Upload ``{file name: bytes}`` and bind the tables, as the upload wizard does; return the wizard."""
@@ -684,6 +776,16 @@ class CrmMigrationProject(models.Model):
     # ------------------------------------------------------------------
     # DEMO
     # ------------------------------------------------------------------
+    @api.model
+    def action_load_demo(self):
+        """The empty list's link: the demo clinic's export uploaded, ready for its first step."""
+        self.check_access('create')
+        return self._create_demo_project(run=False)._open_form()
+
+    def _open_form(self):
+        self.ensure_one()
+        return actions.form_action(self._name, self.id)
+
     @api.model
     def _create_demo_project(self, run=True):
         """Create the demo clinic project from ``demo/clinic`` and migrate it."""

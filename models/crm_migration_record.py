@@ -5,6 +5,24 @@ from ..services import actions
 from ..services.constants import DATA_READERS
 
 
+class CrmMigrationResModelMixin(models.AbstractModel):
+    """``res_model`` said the user's way: "Lead/Opportunity", not ``crm.lead`` (technical names
+    stay in developer mode)."""
+    _name = 'crm.migration.res.model.mixin'
+    _description = 'CRM Migration Odoo Model Name'
+
+    res_model_name = fields.Char('Odoo model', compute='_compute_res_model_name')
+
+    @api.depends('res_model')
+    def _compute_res_model_name(self):
+        names = {}
+        for line in self:
+            model = line.res_model
+            if model and model not in names:
+                names[model] = self.env['ir.model'].sudo()._get(model).name or model
+            line.res_model_name = names.get(model, False)
+
+
 class CrmMigrationRecord(models.Model):
     """The link and audit table: one row per source record and Odoo model.
 
@@ -13,6 +31,7 @@ class CrmMigrationRecord(models.Model):
     """
     _name = 'crm.migration.record'
     _description = 'CRM Migration Record Link'
+    _inherit = ['crm.migration.res.model.mixin']
     _order = 'id desc'
     _rec_name = 'source_id'
 

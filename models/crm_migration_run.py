@@ -102,6 +102,9 @@ class CrmMigrationRun(models.Model):
     date_start = fields.Datetime(readonly=True)
     date_end = fields.Datetime(readonly=True)
     message = fields.Text(readonly=True)
+    # Highest percentage shown so far: later objects' row counts are only known when they start,
+    # and a bar that goes back (100 -> 93 -> 83) reads as lost work.
+    progress_seen = fields.Float(readonly=True, copy=False)
 
     source_count = fields.Integer(compute='_compute_totals', string='Rows in source')
     read_count = fields.Integer(compute='_compute_totals', string='Read')
@@ -114,9 +117,12 @@ class CrmMigrationRun(models.Model):
     restored_count = fields.Integer(compute='_compute_totals', string='Restored')
     kept_count = fields.Integer(compute='_compute_totals', string='Kept')
     mismatch_count = fields.Integer(compute='_compute_totals', string='Read-back mismatches')
-    progress = fields.Float(compute='_compute_totals')
-    rate = fields.Float('Records/s', compute='_compute_totals', digits=(16, 1))
-    eta = fields.Datetime('Expected end', compute='_compute_totals')
+    progress = fields.Float(compute='_compute_totals', help="Share of the source rows read (a rollback: of the "
+                                                            "objects undone); it never goes back.")
+    rate = fields.Float('Records/s', compute='_compute_totals', digits=(16, 1),
+                        help="Source rows read (a rollback: records undone) per second since the run started.")
+    eta = fields.Datetime('Expected end', compute='_compute_totals',
+                          help="When the rows left will be read at the current rate.")
     last_errors = fields.Text(compute='_compute_last_errors', groups=DATA_READERS)
 
     @api.depends('kind', 'project_id', 'date_start')
@@ -126,7 +132,8 @@ class CrmMigrationRun(models.Model):
             run.display_name = '%s #%s - %s' % (labels.get(run.kind), run.id or '', run.project_id.name or '')
 
     @api.depends('stat_ids.read_count', 'stat_ids.source_count', 'stat_ids.created_count',
-                 'stat_ids.updated_count', 'stat_ids.failed_count', 'stat_ids.done', 'date_start', 'date_end')
+                 'stat_ids.updated_count', 'stat_ids.failed_count', 'stat_ids.done', 'date_start', 'date_end',
+                 'state', 'progress_seen')
     def _compute_totals(self):
         now = fields.Datetime.now()
         for run in self:
@@ -139,7 +146,11 @@ class CrmMigrationRun(models.Model):
             elif run.kind == 'rollback':
                 run.progress = 100.0 * len(stats.filtered('done')) / len(stats) if stats else 0.0
             else:
-                run.progress = min(100.0 * run.read_count / run.source_count, 100.0) if run.source_count else 0.0
+                # An object not started yet counts with the rows its file or API announced.
+                total = sum(stat.source_count or stat.object_id.row_count for stat in stats)
+                run.progress = min(100.0 * run.read_count / total, 100.0) if total else 0.0
+            if run.state != 'done':
+                run.progress = max(run.progress, run.progress_seen)
             elapsed = ((run.date_end or now) - run.date_start).total_seconds() if run.date_start else 0
             done = (run.read_count if run.kind in LOAD_KINDS
                     else run.removed_count + run.restored_count + run.kept_count + run.failed_count)
@@ -167,7 +178,9 @@ class CrmMigrationRun(models.Model):
     # ------------------------------------------------------------------
     def action_pause(self):
         """Stop after the current batch; nothing is lost, Resume continues at the checkpoint."""
-        self.filtered(lambda r: r.state in ACTIVE_STATES).write({'state': 'paused'})
+        runs = self.filtered(lambda r: r.state in ACTIVE_STATES)
+        runs.write({'state': 'paused'})
+        runs._notify_progress()
 
     def action_cancel(self):
         self.filtered(lambda r: r.state in ACTIVE_STATES + ('paused', 'failed')).write(
@@ -368,6 +381,7 @@ class CrmMigrationRun(models.Model):
                         'cursor': last.get('_cursor') or False, 'cursor_index': last.get('_index') or 0})
         _logger.info("crm_migration run %s: %s %d rows in %.1fs", self.id, obj.name, processed,
                      time.monotonic() - started)
+        self._notify_progress()
         if processed < size:
             if self.kind in LOAD_KINDS:
                 resolve_pending_links(self, obj)
@@ -381,6 +395,48 @@ class CrmMigrationRun(models.Model):
     def _finish(self):
         self.write({'state': 'done', 'date_end': fields.Datetime.now(), 'current_object_id': False})
         self.project_id._on_run_done(self)
+        self._notify_progress()
+        self._notify_end()
+
+    def _notify_progress(self):
+        """Tell the forms showing this run or its project to reload (after the commit, by Odoo's bus);
+        the percentage shown so far is kept as the floor of the next one."""
+        for run in self:
+            if run.state != 'done':
+                run.invalidate_recordset(['progress'])
+                if run.progress > run.progress_seen:
+                    run.progress_seen = run.progress
+            users = self.env.ref('crm_migration.group_crm_migration_user').sudo().all_user_ids
+            users.filtered(lambda u, run=run: run.company_id in u.company_ids).partner_id._bus_send(
+                'crm_migration/progress', {'run_id': run.id, 'project_id': run.project_id.id, 'state': run.state,
+                                           'progress': run.progress, 'project_state': run.project_id.state})
+
+    def _notify_end(self):
+        """The user who started the run learns it ended, wherever they are in Odoo."""
+        for run in self.filtered(lambda r: r.create_uid and not r.create_uid._is_superuser()):
+            if run.state == 'done':
+                counts = (
+                    self.env._(
+                        "%(removed)s removed, %(restored)s restored, %(kept)s kept",
+                        removed=run.removed_count,
+                        restored=run.restored_count,
+                        kept=run.kept_count,
+                    )
+                    if run.kind == 'rollback'
+                    else self.env._(
+                        "%(created)s created, %(updated)s updated, %(failed)s failed",
+                        created=run.created_count,
+                        updated=run.updated_count,
+                        failed=run.failed_count,
+                    )
+                )
+                message, kind = self.env._("%(run)s is done: %(counts)s.", run=run.display_name, counts=counts), \
+                    'warning' if run.failed_count else 'success'
+            else:
+                message, kind = self.env._("%(run)s stopped: %(why)s", run=run.display_name,
+                                           why=run.message or run.state), 'danger'
+            run.create_uid.partner_id._bus_send('simple_notification', {
+                'title': self.env._("Migration"), 'message': message, 'type': kind, 'sticky': kind == 'danger'})
 
     def _remaining_estimate(self):
         """Rows (or, for a rollback, records) still to do, at least 1 while the run is active."""
@@ -408,6 +464,8 @@ class CrmMigrationRun(models.Model):
             self._schedule(resume_at)
         else:
             self.write({'state': 'failed', 'message': str(error)})
+            self._notify_end()
+        self._notify_progress()
 
     # ------------------------------------------------------------------
     # CRON
@@ -423,10 +481,8 @@ class CrmMigrationRun(models.Model):
         deadline = (end - MIN_TIME_PER_JOB if end else time.monotonic()) + self._step_seconds()
         while True:
             now = fields.Datetime.now()
-            # Runs on queue_job (models/crm_migration_run_queue.py) are the job workers' to process.
-            run = self.search([('state', 'in', ACTIVE_STATES), ('use_queue_job', '=', False), '|',
-                               ('resume_at', '=', False), ('resume_at', '<=', now)],
-                              order='id').try_lock_for_update(limit=1)
+            run = self.search([('state', 'in', ACTIVE_STATES), '|', ('resume_at', '=', False),
+                               ('resume_at', '<=', now)], order='id').try_lock_for_update(limit=1)
             if not run:
                 cron._commit_progress(remaining=0)
                 return

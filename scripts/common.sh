@@ -118,6 +118,31 @@ ensure_postgres() {
     fi
 }
 
+free_port() {  # a TCP port nobody listens on right now (the kernel picks it)
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+ensure_chromium() {  # Odoo's HttpCase looks for google-chrome, chromium or chromium-browser on PATH
+    local bin
+    for bin in google-chrome chromium chromium-browser google-chrome-stable; do
+        command -v "$bin" >/dev/null && return 0
+    done
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "crm_migration: installing Chromium for the browser tests (apt-get install chromium)" >&2
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/tmp/crm_migration_chromium.log 2>&1; then
+            # A fresh container has no package lists yet.
+            DEBIAN_FRONTEND=noninteractive apt-get update -q >>/tmp/crm_migration_chromium.log 2>&1 || true
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >>/tmp/crm_migration_chromium.log 2>&1 \
+                || { tail -5 /tmp/crm_migration_chromium.log >&2
+                     die "Chromium could not be installed with apt-get (log /tmp/crm_migration_chromium.log);
+install chromium or google-chrome yourself: the browser tests need it."; }
+        fi
+        command -v chromium >/dev/null && return 0
+    fi
+    die "no Chromium or Google Chrome on PATH and none can be installed here (need root and apt-get):
+install Debian's chromium (apt-get install chromium): the browser tests need it."
+}
+
 write_odoo_conf() {  # $1 = work folder (holding addons/), then extra "key = value" lines
     local work="$1"
     shift

@@ -15,13 +15,18 @@ from odoo.tools import SQL
 
 from .constants import selection_keys
 
-# Forms that get the "Migrated data" page; other models (order lines,
-# attachments) are shown inside these or have no form of their own.
+# Forms that get the "Migrated data" page (views/crm_migration_migrated_data_views.xml adds it,
+# hidden, to each); other models (order lines, attachments) are shown inside these or have no
+# form of their own.
 FORM_VIEWS = {
-    'crm.lead': 'crm.crm_lead_view_form',
-    'res.partner': 'base.view_partner_form',
-    'sale.order': 'sale.view_order_form',
+    'crm.lead': 'crm_migration.crm_lead_view_form_migrated_data',
+    'res.partner': 'crm_migration.res_partner_view_form_migrated_data',
+    'sale.order': 'crm_migration.sale_order_view_form_migrated_data',
 }
+PAGE = "//page[@name='crm_migration_migrated_data']"
+# Field types whose empty value is worth hiding (a lead from the patients file has no
+# appointment date): numbers and booleans always show, 0 and unticked are values.
+HIDDEN_WHEN_EMPTY = ('char', 'text', 'html', 'date', 'datetime', 'selection', 'many2one')
 
 
 def planned_fields(project):
@@ -95,8 +100,8 @@ def _update_views(project, planned):
     env = project.env
     View = env['ir.ui.view'].sudo()
     by_model = {}
-    for (model, name), _spec in sorted(planned.items()):
-        by_model.setdefault(model, []).append(name)
+    for (model, name), spec in sorted(planned.items()):
+        by_model.setdefault(model, []).append((name, spec['ttype']))
     for model, names in by_model.items():
         parent = env.ref(FORM_VIEWS.get(model, ''), raise_if_not_found=False) if model in FORM_VIEWS else None
         if not parent:
@@ -104,7 +109,8 @@ def _update_views(project, planned):
         arch = _page_arch(names, project)
         view = project.custom_view_ids.filtered(lambda v, m=model: v.model == m)
         if view:
-            view.arch_db = arch
+            # Views generated before the shared page inherited the form itself.
+            view.write({'arch_db': arch, 'inherit_id': parent.id})
         else:
             view = View.create({
                 'name': 'crm_migration.%s.migrated.data.%d' % (model, project.id),
@@ -117,14 +123,18 @@ def _update_views(project, planned):
             project.sudo().custom_view_ids = [Command.link(view.id)]
 
 
-def _page_arch(names, project):
+def _page_arch(fields, project):
+    """The shared "Migrated data" page shown, with ``fields`` ([(name, type)]) in this project's group."""
     root = etree.Element('data')
-    xpath = etree.SubElement(root, 'xpath', expr='//notebook', position='inside')
-    page = etree.SubElement(xpath, 'page', string=project.env._('Migrated data'),
-                            name='crm_migration_%d' % project.id)
-    group = etree.SubElement(page, 'group')
-    for name in names:
-        etree.SubElement(group, 'field', name=name)
+    shown = etree.SubElement(root, 'xpath', expr=PAGE, position='attributes')
+    etree.SubElement(shown, 'attribute', name='invisible').text = 'False'
+    xpath = etree.SubElement(root, 'xpath', expr=PAGE, position='inside')
+    group = etree.SubElement(xpath, 'group', string=project.name or '', name='crm_migration_%d' % project.id)
+    for name, ttype in fields:
+        attributes = {'name': name}
+        if ttype in HIDDEN_WHEN_EMPTY:
+            attributes['invisible'] = 'not %s' % name
+        etree.SubElement(group, 'field', **attributes)
     return etree.tostring(root, encoding='unicode')
 
 
@@ -150,7 +160,7 @@ def remove_custom_fields(project):
     # Views first: Odoo refuses to delete a field a view still shows.
     remaining = {}
     for field in project.custom_field_ids.sudo() - doomed:
-        remaining.setdefault(field.model, []).append(field.name)
+        remaining.setdefault(field.model, []).append((field.name, field.ttype))
     for view in project.custom_view_ids.sudo():
         names = remaining.get(view.model)
         if names:
