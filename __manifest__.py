@@ -22,6 +22,7 @@
         'views/crm_migration_object_views.xml',
         'views/crm_migration_field_views.xml',
         'views/crm_migration_run_views.xml',
+        'views/crm_migration_run_queue_views.xml',
         'views/crm_migration_record_views.xml',
         'views/crm_migration_issue_views.xml',
         'views/crm_migration_diff_views.xml',

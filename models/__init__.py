@@ -7,6 +7,8 @@ from . import crm_migration_mapping_change
 from . import crm_migration_value_map
 from . import crm_migration_run
 from . import crm_migration_run_stat
+from . import crm_migration_run_batch
+from . import crm_migration_run_queue
 from . import crm_migration_record
 from . import crm_migration_issue
 from . import crm_migration_diff

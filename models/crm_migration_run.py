@@ -481,8 +481,10 @@ class CrmMigrationRun(models.Model):
         deadline = (end - MIN_TIME_PER_JOB if end else time.monotonic()) + self._step_seconds()
         while True:
             now = fields.Datetime.now()
-            run = self.search([('state', 'in', ACTIVE_STATES), '|', ('resume_at', '=', False),
-                               ('resume_at', '<=', now)], order='id').try_lock_for_update(limit=1)
+            # Runs on queue_job (models/crm_migration_run_queue.py) are the job workers' to process.
+            run = self.search([('state', 'in', ACTIVE_STATES), ('use_queue_job', '=', False), '|',
+                               ('resume_at', '=', False), ('resume_at', '<=', now)],
+                              order='id').try_lock_for_update(limit=1)
             if not run:
                 cron._commit_progress(remaining=0)
                 return

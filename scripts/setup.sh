@@ -49,4 +49,14 @@ fi
 
 "$ODOO_PY" -m pip install -q -r "$REPO_DIR/requirements.txt" >&2 2>/dev/null \
     || "$ODOO_PY" -m pip install -r "$REPO_DIR/requirements.txt"
+# OCA queue_job is optional (README, "Scale-out with queue_job"): installed here so that the
+# tests and the bench cover full runs as parallel jobs.  CRM_MIGRATION_NO_QUEUE_JOB=1 skips it.
+# Odoo runs from its source tree, not as a pip distribution: the wheel's requirement
+# "odoo==19.0.*" would fetch Odoo from PyPI, hence --no-deps and its one other need by hand.
+if [ -z "${CRM_MIGRATION_NO_QUEUE_JOB:-}" ] \
+        && ! PYTHONPATH="$ODOO_TREE" "$ODOO_PY" -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("odoo.addons.queue_job"))' 2>/dev/null; then
+    "$ODOO_PY" -m pip install -q --no-deps 'odoo-addon-queue-job>=19.0,<19.1' >&2 \
+        && "$ODOO_PY" -m pip install -q openupgradelib >&2 \
+        || echo "crm_migration: queue_job could not be installed; runs keep the cron." >&2
+fi
 echo "crm_migration: Odoo $ODOO_TREE with $ODOO_PY, PostgreSQL ready." >&2

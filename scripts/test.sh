@@ -28,9 +28,17 @@ tar -C "$REPO_DIR" --exclude=.git --exclude='__pycache__' --exclude='.pytest_cac
 # (the tours' HttpCase serves on it).
 write_odoo_conf "$WORK" "db_name = $DB" "log_level = warn" "http_port = $(free_port)"
 
-echo "crm_migration: Odoo $ODOO_TREE, database $DB" >&2
+# OCA queue_job is optional for crm_migration: when Odoo's Python has it (scripts/setup.sh
+# installs it), it is installed too, so tests/test_queue_job.py runs batches as jobs; the
+# other tests keep the cron path (crm_migration.use_queue_job is "auto": no job runner here).
+MODULES=crm_migration
+if PYTHONPATH="$ODOO_TREE" "$ODOO_PY" -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("odoo.addons.queue_job"))' 2>/dev/null; then
+    MODULES=crm_migration,queue_job
+fi
+
+echo "crm_migration: Odoo $ODOO_TREE, database $DB, modules $MODULES" >&2
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-if ! odoo_cmd -c "$WORK/odoo.conf" -d "$DB" -i crm_migration --stop-after-init \
+if ! odoo_cmd -c "$WORK/odoo.conf" -d "$DB" -i "$MODULES" --stop-after-init \
         > "$WORK/install.log" 2>&1; then
     tail -50 "$WORK/install.log" >&2
     die "installing crm_migration in a fresh database failed (log above)."
