@@ -25,6 +25,7 @@
         'views/crm_migration_run_queue_views.xml',
         'views/crm_migration_record_views.xml',
         'views/crm_migration_issue_views.xml',
+        'views/crm_migration_issue_mapping_views.xml',
         'views/crm_migration_diff_views.xml',
         'views/crm_migration_migrated_data_views.xml',
         'views/crm_migration_menus.xml',
