@@ -99,8 +99,8 @@ class CrmMigrationRun(models.Model):
     cursor = fields.Char(readonly=True)
     cursor_index = fields.Integer(readonly=True)
     resume_at = fields.Datetime(readonly=True, help="The source asked to wait (rate limit): the run resumes then.")
-    date_start = fields.Datetime(readonly=True)
-    date_end = fields.Datetime(readonly=True)
+    date_start = fields.Datetime('Started', readonly=True)
+    date_end = fields.Datetime('Ended', readonly=True)
     message = fields.Text(readonly=True)
     # Highest percentage shown so far: later objects' row counts are only known when they start,
     # and a bar that goes back (100 -> 93 -> 83) reads as lost work.
