@@ -37,8 +37,12 @@ def compare_entries(loader, entries):
     if not written:
         return [], 0
     records = model.browse([e.res_id for e in written])
-    # Read what the database holds, not what this transaction's cache remembers writing.
+    # Read what the database holds, not what this transaction's cache remembers writing,
+    # in one query for the batch rather than field by field.
     records.invalidate_recordset()
+    compared = [spec.target for spec in specs
+                if spec.target in model._fields and model._fields[spec.target].type in COMPARED]
+    records.fetch(list(dict.fromkeys(compared)))
     records = {r.id: r for r in records}
     diffs, mismatches = [], 0
     for entry in written:
@@ -50,8 +54,12 @@ def compare_entries(loader, entries):
             source_text = ' '.join(mapping.value_to_text(entry.row.get(s)) for s in spec.sources
                                    if not is_empty(entry.row.get(s)))
             mapped = entry.values[spec.target]
+            # A full run only keeps what differs: names of linked records are read for those.
             equal, reason, mapped_text, odoo_text = compare(
-                field, spec, source_text, mapped, record, loader.project.source_tz)
+                field, spec, source_text, mapped, record, loader.project.source_tz, describe=keep_all)
+            if not equal and not keep_all:
+                equal, reason, mapped_text, odoo_text = compare(
+                    field, spec, source_text, mapped, record, loader.project.source_tz)
             if not equal:
                 mismatches += 1
             if keep_all or not equal:
@@ -64,16 +72,24 @@ def compare_entries(loader, entries):
     return diffs, mismatches
 
 
-def compare(field, spec, source_text, mapped, record, source_tz):
-    """``(equal, reason, mapped text, Odoo text)`` for one field of one record."""
+def compare(field, spec, source_text, mapped, record, source_tz, describe=True):
+    """``(equal, reason, mapped text, Odoo text)`` for one field of one record.
+
+    Without ``describe``, linked records are compared by id only and their names left out.
+    """
     value = record[field.name]
     kind = field.type
     if kind == 'many2one':
         mapped_id = mapped or False
+        equal = (value.id or False) == mapped_id
+        if not describe:
+            return equal, None, '', ''
         target = record.env[field.comodel_name].browse(mapped_id) if mapped_id else None
-        return (value.id or False) == mapped_id, None, target.display_name if target else '', value.display_name or ''
+        return equal, None, target.display_name if target else '', value.display_name or ''
     if kind == 'many2many':
         ids = set(mapped[0][2]) if mapped else set()
+        if not describe:
+            return set(value.ids) == ids, None, '', ''
         names = ', '.join(record.env[field.comodel_name].browse(sorted(ids)).mapped('display_name'))
         return set(value.ids) == ids, None, names, ', '.join(value.mapped('display_name'))
     if kind == 'selection':

@@ -11,14 +11,26 @@ from .constants import LIVE_OPERATIONS
 
 def create_lead_partners(loader, entries, import_context):
     """Give each lead of ``entries`` (just created) a contact, recorded as the row's ``res.partner`` link."""
+    leads = loader.env['crm.lead'].browse([e.res_id for e in entries])
+    ensure_lead_partners(loader, loader.obj, [(entry.source_id, lead) for entry, lead in zip(entries, leads, strict=True)],
+                         import_context)
+
+
+def ensure_lead_partners(loader, obj, pairs, import_context):
+    """The contact of each ``(source_id, lead)`` of ``obj``, created (and recorded) when the lead has none.
+
+    Also serves a later object that looks the leads up (an invoice's patient wants a
+    res.partner): the whole batch's contacts are made here before its rows ask one by one.
+    Returns ``{source_id: partner id}``.
+    """
     env = loader.env
-    leads = env['crm.lead'].browse([e.res_id for e in entries])
-    wanted = [(entry, lead) for entry, lead in zip(entries, leads, strict=True) if not lead.partner_id]
+    result = {source_id: lead.partner_id.id for source_id, lead in pairs if lead.partner_id}
+    wanted = [(source_id, lead) for source_id, lead in pairs if not lead.partner_id]
     if not wanted:
-        return
+        return result
     Record = loader.Record
-    links = Record.search([('object_id', '=', loader.obj.id),
-                           ('source_id', 'in', [entry.source_id for entry, _lead in wanted]),
+    links = Record.search([('object_id', '=', obj.id),
+                           ('source_id', 'in', [source_id for source_id, _lead in wanted]),
                            ('res_model', 'in', ('res.partner', 'crm.lead'))])
     partner_links = {link.source_id: link for link in links if link.res_model == 'res.partner'}
     now = env.cr.now()
@@ -28,33 +40,35 @@ def create_lead_partners(loader, entries, import_context):
     kept = Partner.with_context(active_test=False).browse(
         [link.res_id for link in partner_links.values() if link.operation in LIVE_OPERATIONS]).exists()
     to_create, partners = [], {}
-    for entry, lead in wanted:
-        link = partner_links.get(entry.source_id)
+    for source_id, lead in wanted:
+        link = partner_links.get(source_id)
         if link and link.operation in LIVE_OPERATIONS and link.res_id in kept.ids:
             # The contact a rollback had to keep (archived): the same person again.
-            partners[entry.source_id] = Partner.browse(link.res_id)
+            partners[source_id] = Partner.browse(link.res_id)
         else:
-            to_create.append((entry, lead._prepare_customer_values(lead.contact_name or lead.name)))
+            to_create.append((source_id, lead._prepare_customer_values(lead.contact_name or lead.name)))
     revived = Partner.browse([p.id for p in partners.values()])
     if revived:
         revived.write({'active': True})
     created = Partner.create([values for _entry, values in to_create]) if to_create else Partner
-    for (entry, _values), partner in zip(to_create, created, strict=True):
-        partners[entry.source_id] = partner
-    for entry, lead in wanted:
-        lead.with_context(**import_context).partner_id = partners[entry.source_id]
+    for (source_id, _values), partner in zip(to_create, created, strict=True):
+        partners[source_id] = partner
+    for source_id, lead in wanted:
+        lead.with_context(**import_context).partner_id = partners[source_id]
+        result[source_id] = partners[source_id].id
     sequence = iter(loader._sequence(len(to_create)))
     message = env._("Contact of the migrated lead")
     new_links = []
-    for entry, _values in to_create:
-        values = {'res_id': partners[entry.source_id].id, 'operation': 'created', 'run_id': loader.run.id,
+    for source_id, _values in to_create:
+        values = {'res_id': partners[source_id].id, 'operation': 'created', 'run_id': loader.run.id,
                   'created_run_id': loader.run.id, 'synced_at': now, 'synced_uid': env.uid,
                   'write_seq': next(sequence), 'message': message}
-        link = partner_links.get(entry.source_id)
+        link = partner_links.get(source_id)
         if link:
             link.write(values)
         else:
-            new_links.append(dict(values, project_id=loader.project.id, object_id=loader.obj.id,
-                                  source_id=entry.source_id, res_model='res.partner'))
+            new_links.append(dict(values, project_id=loader.project.id, object_id=obj.id,
+                                  source_id=source_id, res_model='res.partner'))
     if new_links:
         Record.create(new_links)
+    return result

@@ -21,7 +21,7 @@ from odoo.tools import SQL, email_normalize
 from ..connectors import converters
 from ..connectors import mapper as mapping
 from ..connectors.exceptions import ConnectorError
-from . import contradictions, diff, fast_defaults, lead_contacts, matching
+from . import activity_history, contradictions, diff, fast_defaults, lead_contacts, matching
 from .constants import (
     ACTION_PREFIX,
     ACTIVITY_PREFIX,
@@ -149,6 +149,8 @@ class ObjectLoader:
                                  if field.type == 'many2one_reference' and name in
                                  {line.target_field for line in lines}]
         self._name_cache = {}
+        self._unassigned_logins = None
+        self._owner_cache = {}  # partner id (and 'default') -> the user who owns its activities
 
     # ------------------------------------------------------------------
     def load(self, rows):
@@ -303,6 +305,7 @@ class ObjectLoader:
             resolved[ref] = self._resolve_name(ref)
         resolved.update(self._resolve_users(refs.get(mapping.UserRef, ())))
         resolved.update(self._resolve_products(refs.get(mapping.ProductRef, ())))
+        self._prefetch_lead_partners(entries, resolved)
         for entry in entries:
             # The records this row looks up, before the values become ids.
             entry.parents = {value.object: resolved[value] for value in entry.values.values()
@@ -313,27 +316,35 @@ class ObjectLoader:
             self._adapt(entry)
             self._fail_on_problems(entry)
 
+    def _prefetch_lead_partners(self, entries, resolved):
+        """The contacts of the leads this batch looks up as contacts (invoices' patients), made in one go.
+
+        ``_lookup_value`` then finds each lead's contact in place instead of making it row by row.
+        """
+        wanted = {}
+        for entry in entries:
+            for model, values in ((self.Model, entry.values), (self.env['mail.activity'], entry.activity)):
+                for name, value in values.items():
+                    field = model._fields.get(name)
+                    if not field or field.type not in ('many2one', 'many2many') or field.comodel_name != 'res.partner':
+                        continue
+                    for ref in (value if isinstance(value, list) else [value]):
+                        link = resolved.get(ref) if isinstance(ref, mapping.LookupRef) else None
+                        if link and link[0] == 'crm.lead':
+                            wanted.setdefault(ref.object, {})[ref.source_id] = link[1]
+        Lead = self.env['crm.lead']
+        for object_name, leads in wanted.items():
+            obj = self.project.object_ids.filtered(lambda o, n=object_name: o.name == n)
+            lead_contacts.ensure_lead_partners(
+                self, obj, [(source_id, Lead.browse(lead_id)) for source_id, lead_id in leads.items()],
+                IMPORT_CONTEXT)
+
     def _apply_refs(self, entry, values, model, resolved):
         result = {}
         for name, value in values.items():
             field = model._fields.get(name)
             if isinstance(value, list):
-                ids = []
-                for ref in value:
-                    if isinstance(ref, mapping.LookupRef):
-                        # As for one link: a patient lead gives its contact, a user its partner.
-                        target = self._lookup_value(entry, field, ref, resolved.get(ref))
-                        target = target[0][1] if isinstance(target, list) else target
-                        if isinstance(target, int):
-                            ids.append(target)
-                        continue
-                    res_id = self._lookup_id(ref, resolved)
-                    if isinstance(res_id, str) or res_id is None:
-                        entry.problems.append(mapping.Problem(name, res_id or self.env._(
-                            "%(field)s: %(name)r not found", field=field.string, name=ref.name)))
-                    else:
-                        ids.append(res_id)
-                result[name] = [(6, 0, ids)]
+                result[name] = [(6, 0, self._ref_ids(entry, name, field, value, resolved))]
                 continue
             if isinstance(value, mapping.FileRef):
                 try:
@@ -364,9 +375,13 @@ class ObjectLoader:
                         entry.problems.append(mapping.Problem(name, problem, blocking=False, retry=True))
                         continue
                     # An unknown user leaves the field empty (the record still
-                    # lands); anything else would write a wrong link.
+                    # lands); anything else would write a wrong link.  Once a person
+                    # decided to leave that owner's records unassigned, a rerun has
+                    # nothing to retry.
+                    owner = isinstance(value, mapping.UserRef)
                     entry.problems.append(mapping.Problem(
-                        name, problem, blocking=not isinstance(value, mapping.UserRef), retry=True))
+                        name, problem, blocking=not owner,
+                        retry=not (owner and value.login.casefold() in self._owners_left_unassigned())))
                     if isinstance(value, mapping.UserRef):
                         # Keyed by the login: picking the user on it serves every row of that owner.
                         self._issue('unmatched_user', value.login.casefold(), problem, blocking=False)
@@ -374,6 +389,25 @@ class ObjectLoader:
                 value = target
             result[name] = value
         return result
+
+    def _ref_ids(self, entry, name, field, refs, resolved):
+        """The ids of a many2many's references; one not found is a problem of the row."""
+        ids = []
+        for ref in refs:
+            if isinstance(ref, mapping.LookupRef):
+                # As for one link: a patient lead gives its contact, a user its partner.
+                target = self._lookup_value(entry, field, ref, resolved.get(ref))
+                target = target[0][1] if isinstance(target, list) else target
+                if isinstance(target, int):
+                    ids.append(target)
+                continue
+            res_id = self._lookup_id(ref, resolved)
+            if isinstance(res_id, str) or res_id is None:
+                entry.problems.append(mapping.Problem(name, res_id or self.env._(
+                    "%(field)s: %(name)r not found", field=field.string, name=ref.name)))
+            else:
+                ids.append(res_id)
+        return ids
 
     @staticmethod
     def _lookup_id(ref, resolved):
@@ -573,6 +607,14 @@ class ObjectLoader:
                 return True
         return False
 
+    def _owners_left_unassigned(self):
+        """Logins of source owners whose records were decided to land unassigned (audit or run issue)."""
+        if self._unassigned_logins is None:
+            self._unassigned_logins = {issue.source_id.casefold() for issue in self.env['crm.migration.issue'].search([
+                ('project_id', '=', self.project.id), ('kind', '=', 'unmatched_user'), ('state', '!=', 'open'),
+                ('user_id', '=', False), ('resolution', 'in', ('skip', False))])}
+        return self._unassigned_logins
+
     def _resolve_users(self, refs):
         resolved = {}
         Users = self.env['res.users']
@@ -651,6 +693,13 @@ class ObjectLoader:
         """Apply the decisions taken on duplicate issues (from the audit or an earlier run),
         then hold back rows whose duplicate key matches another record (first one wins)."""
         candidates = [e for e in entries if not (e.link and e.link.operation in LIVE_OPERATIONS)]
+        decided = self._apply_duplicate_decisions(candidates)
+        if not self.obj.match_existing and self.obj.create_records:
+            self._hold_existing([e for e in candidates if e not in decided])
+        self._hold_duplicate_keys([e for e in candidates if e not in decided and not e.outcome])
+
+    def _apply_duplicate_decisions(self, candidates):
+        """The rows whose duplicate issue was decided (skip, merge, create), with that decision applied."""
         issues = self.env['crm.migration.issue'].search([
             ('object_id', '=', self.obj.id), ('kind', '=', 'duplicate'), ('state', '!=', 'open'),
             ('source_id', 'in', [e.source_id for e in candidates]),
@@ -668,12 +717,13 @@ class ObjectLoader:
             elif issue.resolution == 'merge' and self._merge_target(issue):
                 entry.outcome, entry.res_id = 'linked', self._merge_target(issue)
                 entry.message = self.env._("Linked to the existing record (duplicate resolved as merge).")
-        if not self.obj.match_existing and self.obj.create_records:
-            self._hold_existing([e for e in candidates if e not in decided])
+        return decided
+
+    def _hold_duplicate_keys(self, candidates):
+        """Hold back rows whose duplicate key another record has (in Odoo, or earlier in the batch)."""
         field_name = self.obj.dedup_field
         if not field_name or field_name not in self.Model._fields:
             return
-        candidates = [e for e in candidates if e not in decided and not e.outcome]
         keys = {e: _dedup_key(e.values.get(field_name)) for e in candidates}
         wanted = {k for k in keys.values() if k}
         if not wanted:
@@ -925,6 +975,16 @@ class ObjectLoader:
         "Replace" keeps the last value, "add" keeps each distinct value once on its own
         line: both give the same result when a run is repeated.
         """
+        for (model, res_id), changes in self._collect_write_backs(entries).items():
+            record = self.env[model].with_context(**IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
+            if not record:
+                continue
+            values = _write_back_values(record, changes)
+            if values:
+                self._write_back_record(entries, record, values)
+
+    def _collect_write_backs(self, entries):
+        """``{(model, res_id): {field: (mode, [values])}}`` of the rows' write-backs."""
         by_record = {}
         for entry in entries:
             for key, value in entry.writes_back.items():
@@ -948,50 +1008,37 @@ class ObjectLoader:
                     entry.contributions['%s,%s,%s' % (parent[0], parent[1], field)] = float(value or 0.0)
                     continue
                 by_record.setdefault(parent, {}).setdefault(field, (mode, []))[1].append(value)
-        for (model, res_id), changes in by_record.items():
-            record = self.env[model].with_context(**IMPORT_CONTEXT, active_test=False).browse(res_id).exists()
-            if not record:
-                continue
-            values = {}
-            for field, (mode, texts) in changes.items():
-                if mode == 'append':
-                    lines = [line for line in str(record[field] or '').splitlines() if line.strip()]
-                    for text in texts:
-                        text = mapping.value_to_text(text).strip()
-                        if text and text not in lines:
-                            lines.append(text)
-                    new = '\n'.join(lines)
-                    if new != (record[field] or ''):
-                        values[field] = new
-                elif _plain(record[field]) != texts[-1]:
-                    values[field] = texts[-1]
-            if values:
-                previous = _snapshot(record, values)
-                try:
-                    with self.env.cr.savepoint():
-                        record.write(values)
-                except ROW_ERRORS as error:
-                    _logger.info("crm_migration: writing %s on %s %s refused", list(values), model, res_id)
-                    for entry in entries:
-                        if entry.parents.get(next(iter(entry.parents), None)) == (model, res_id):
-                            entry.problems.append(mapping.Problem('', self.env._(
-                                "Could not write %(fields)s on %(record)s: %(error)s", fields=', '.join(values),
-                                record=record.display_name, error=_error_message(error)), blocking=False))
-                    continue
-                # The migration wrote it: not an edit a rollback should keep; and this run
-                # changed it, so rolling the run back gives the values back.
-                links = record_links(self.project, model, res_id)
-                for link in links:
-                    kept = dict(link.previous_values or {}) if link.run_id == self.run else {}
-                    link.write({'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
-                                'write_seq': self._sequence(1)[0], 'previous_values': dict(previous, **kept)})
-                remember_originals(links, previous)
+        return by_record
+
+    def _write_back_record(self, entries, record, values):
+        """Write ``values`` on a looked-up record, recorded on its links as the migration's write."""
+        model, res_id = record._name, record.id
+        previous = _snapshot(record, values)
+        try:
+            with self.env.cr.savepoint():
+                record.write(values)
+        except ROW_ERRORS as error:
+            _logger.info("crm_migration: writing %s on %s %s refused", list(values), model, res_id)
+            for entry in entries:
+                if entry.parents.get(next(iter(entry.parents), None)) == (model, res_id):
+                    entry.problems.append(mapping.Problem('', self.env._(
+                        "Could not write %(fields)s on %(record)s: %(error)s", fields=', '.join(values),
+                        record=record.display_name, error=_error_message(error)), blocking=False))
+            return
+        # The migration wrote it: not an edit a rollback should keep; and this run
+        # changed it, so rolling the run back gives the values back.
+        links = record_links(self.project, model, res_id)
+        for link in links:
+            kept = dict(link.previous_values or {}) if link.run_id == self.run else {}
+            link.write({'synced_at': self.env.cr.now(), 'synced_uid': self.env.uid, 'run_id': self.run.id,
+                        'write_seq': self._sequence(1)[0], 'previous_values': dict(previous, **kept)})
+        remember_originals(links, previous)
 
     def _write_activities(self, entries):
         """One activity per row: open when it lies ahead, marked done (as a person would) when past.
 
         An appointment that already took place is history, not an overdue to-do:
-        it is created and marked done through Odoo's own ``_action_done``, so the
+        it is created and marked done as Odoo's own ``_action_done`` marks it (services/activity_history), so the
         record shows the usual "... done" message with its activity type, then the
         message and the done date are set back to when it happened.
         """
@@ -1020,11 +1067,7 @@ class ObjectLoader:
                 entry.activity['__id'] = activity.id
                 if moment < now:
                     done.append((activity, moment))
-        for activity, moment in done:
-            messages, _next = activity._action_done()
-            owner = activity.user_id.partner_id
-            messages.sudo().write({'date': moment, 'author_id': owner.id or messages.author_id.id})
-            activity.date_done = moment.date()
+        activity_history.mark_done(self.env, done)
 
     def _activity_moment(self, entry, deadline):
         """When the activity takes place, in UTC: the source's date-time when it has one."""
@@ -1038,19 +1081,28 @@ class ObjectLoader:
 
     def _activity_owner(self, entry):
         """The user behind the person the row looks up (an appointment's practitioner), else the default owner."""
-        Users = self.env['res.users']
+        # A practitioner has hundreds of appointments: look each person's user up once per batch.
+        cache = self._owner_cache
         for res_model, res_id in entry.parents.values():
             if res_model == 'res.users':
                 return res_id
             if res_model == 'res.partner':
-                partner = self.env['res.partner'].browse(res_id)
-                user = Users.search([('partner_id', '=', partner.id)] + OWNER_DOMAIN, limit=1)
-                if not user and partner.email:
-                    user = Users.search(owner_domain(partner.email), limit=1)
-                if user:
-                    return user.id
-        owner = self.project._default_owner() or self.run.create_uid
-        return owner.id if owner and not owner._is_superuser() else False
+                if res_id not in cache:
+                    cache[res_id] = self._partner_user(res_id)
+                if cache[res_id]:
+                    return cache[res_id]
+        if 'default' not in cache:
+            owner = self.project._default_owner() or self.run.create_uid
+            cache['default'] = owner.id if owner and not owner._is_superuser() else False
+        return cache['default']
+
+    def _partner_user(self, partner_id):
+        Users = self.env['res.users']
+        partner = self.env['res.partner'].browse(partner_id)
+        user = Users.search([('partner_id', '=', partner.id)] + OWNER_DOMAIN, limit=1)
+        if not user and partner.email:
+            user = Users.search(owner_domain(partner.email), limit=1)
+        return user.id
 
     # ------------------------------------------------------------------
     # Recording
@@ -1286,6 +1338,24 @@ def record_links(project, model, res_id):
     return project.env['crm.migration.record'].search([
         ('project_id', '=', project.id), ('res_model', '=', model), ('res_id', '=', res_id),
         ('operation', 'in', LIVE_OPERATIONS)])
+
+
+def _write_back_values(record, changes):
+    """The fields of ``record`` a write-back changes: "append" adds each new line once, else the last value."""
+    values = {}
+    for field, (mode, texts) in changes.items():
+        if mode == 'append':
+            lines = [line for line in str(record[field] or '').splitlines() if line.strip()]
+            for text in texts:
+                text = mapping.value_to_text(text).strip()
+                if text and text not in lines:
+                    lines.append(text)
+            new = '\n'.join(lines)
+            if new != (record[field] or ''):
+                values[field] = new
+        elif _plain(record[field]) != texts[-1]:
+            values[field] = texts[-1]
+    return values
 
 
 def remember_originals(links, previous):
