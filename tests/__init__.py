@@ -23,3 +23,4 @@ from . import test_privacy
 from . import test_bad_files
 from . import test_concurrency
 from . import test_proposal_corpus
+from . import test_activity_history
