@@ -182,6 +182,11 @@ def parse_number(value, decimal_comma=None):
         if text.count('.') > 1 or decimal_comma:
             decimal = ','  # 1.234.567, or a comma-decimal source: the dots group thousands
     thousands = ',' if decimal == '.' else '.'
+    integer = text.split(decimal)[0]
+    if thousands in integer and not re.match(r'^\d{1,3}(%s\d{3})+$' % re.escape(thousands), integer):
+        # "12,5" read with a decimal point, "(12.00)" with a decimal comma: not a thousands
+        # group, so the separator setting does not fit this value; never read it as 125 or 1200.
+        raise ValueError('%r does not read with %r as decimal separator' % (value, decimal))
     text = text.replace(thousands, '').replace(decimal, '.')
     if text.count('.') > 1 or text in ('', '.'):
         raise ValueError('%r is not a number' % value)

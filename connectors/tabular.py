@@ -22,6 +22,8 @@ import zipfile
 from .exceptions import FileTooLargeError, SourceFormatError
 
 CSV_EXTENSIONS = ('.csv', '.tsv', '.txt', '.tab')
+# Encodings whose text holds NUL bytes and is decoded by the io layer, not line by line.
+WIDE_ENCODINGS = ('utf-16', 'utf-32')
 XLSX_EXTENSIONS = ('.xlsx', '.xlsm')
 # Enough to see a header and a few dozen rows even with long note columns.
 SNIFF_BYTES = 256 * 1024
@@ -75,6 +77,9 @@ def detect_encoding(sample):
     """Return the codec for ``sample`` (the first bytes of a file)."""
     if sample.startswith(codecs.BOM_UTF8):
         return 'utf-8-sig'
+    # Before UTF-16: the UTF-32 little-endian BOM starts with the UTF-16 one.
+    if sample.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return 'utf-32'
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return 'utf-16'
     unmarked = _utf16_without_bom(sample)
@@ -216,7 +221,7 @@ class CsvTable(Table):
         if not sample.strip():
             raise SourceFormatError('%s is empty' % label)
         self.encoding = encoding or detect_encoding(sample)
-        if b'\x00' in sample and not self.encoding.startswith('utf-16'):
+        if b'\x00' in sample and not self.encoding.startswith(WIDE_ENCODINGS):
             raise SourceFormatError('%s is not a text file (CSV expected)' % label)
         # Classic Mac line ends: no \n at all, only \r.
         self._universal_newlines = b'\n' not in sample and b'\r' in sample
@@ -231,7 +236,7 @@ class CsvTable(Table):
         self.delimiter = delimiter or detect_delimiter(lines)
 
     def _text_lines(self, data):
-        if self.encoding.startswith('utf-16') or self._universal_newlines:
+        if self.encoding.startswith(WIDE_ENCODINGS) or self._universal_newlines:
             text = io.TextIOWrapper(io.BytesIO(data) if isinstance(data, bytes) else data,
                                     encoding=self.encoding, errors='replace', newline=None)
             yield from text
@@ -268,6 +273,7 @@ class CsvTable(Table):
                 next(lines, None)
             reader = csv.reader(lines, delimiter=self.delimiter)
             previous_end = self._skip_lines
+            start = None
             try:
                 for cells in reader:
                     start = previous_end + 1
@@ -276,6 +282,40 @@ class CsvTable(Table):
                         yield start, cells
             except csv.Error as error:
                 raise SourceFormatError('%s, line %d: %s' % (self.label, previous_end + 1, error)) from error
+        if start is not None and previous_end > start and self._quote_left_open(start):
+            # The csv module ends a quote left open at the end of the file without a word:
+            # the rest of the file became one value, and the table would be silently shorter.
+            raise SourceFormatError('%s, line %d: a quote opened on this line is never closed (the rest of the '
+                                    'file reads as its value); close the quote or remove it' % (self.label, start))
+
+    def _quote_left_open(self, line_nr):
+        """True when the record starting at physical line ``line_nr`` runs into the end of the file
+        inside quotes (only the strict reader says so)."""
+        with self._opener() as handle:
+            lines = itertools.islice(self._text_lines(handle), line_nr - 1, None)
+            try:
+                for _cells in csv.reader(lines, delimiter=self.delimiter, strict=True):
+                    pass
+            except csv.Error as error:
+                return 'unexpected end of data' in str(error)
+        return False
+
+    def _find_header(self):  # pylint: disable=missing-return  # Table's returns nothing
+        super()._find_header()
+        for _key, label in self._headers:
+            if '\n' in label and any(self.delimiter in line for line in label.splitlines()[1:]):
+                # The header's quote swallowed the rows below it: there would be no row left.
+                raise SourceFormatError('%s, line %d: a quote opened in the header is not closed where the header '
+                                        'ends; close the quote or remove it' % (self.label, self._header_line()))
+
+    def _header_line(self):
+        records = self._records()
+        for _skipped in range(self._header_index):
+            next(records, None)
+        try:
+            return next(records, (1, None))[0]
+        except SourceFormatError:
+            return self._header_index + 1
 
     def iter_rows(self, offset=0):
         keys, records = self._data_records(offset)
@@ -305,7 +345,8 @@ class XlsxTable(Table):
                         cells = [_xlsx_value(value) for value in values]
                         if any(cell not in (None, '') for cell in cells):
                             yield line_nr, cells
-                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError) as error:
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError, SyntaxError) as error:
+                    # SyntaxError: the sheet's XML is cut or damaged (xml.etree and lxml parse errors).
                     raise SourceFormatError(
                         '%s, line %d: unreadable (%s)' % (self.label, line_nr + 1, error)
                     ) from error
@@ -412,6 +453,8 @@ def open_tables(filename, opener):
             except NoHeaderError:
                 continue  # an empty sheet is not an object
             tables.append(table)
+        if not tables:
+            raise NoHeaderError('%s has no sheet with a header row' % filename)
         return tables
     if lower.endswith(CSV_EXTENSIONS):
         return [CsvTable(object_name_from_filename(filename), filename, opener)]

@@ -2,6 +2,7 @@
 import datetime
 import io
 import json
+import time
 
 from markupsafe import Markup
 
@@ -12,7 +13,7 @@ from odoo.addons.base.models.res_partner import _tz_get
 
 from ..connectors import tabular
 from ..connectors.exceptions import ConnectorError
-from ..services import actions, audit, binding, definitions, inventory, sample, schema, sources, templates
+from ..services import actions, binding, definitions, inventory, schema, sources, templates
 from ..services.constants import LIVE_OPERATIONS
 
 # Odoo's own import sends 2000 rows per request; 500 keeps one batch of
@@ -179,6 +180,9 @@ class CrmMigrationProject(models.Model):
     issue_count = fields.Integer('Open issues', compute='_compute_counts',
                                  help="Audit findings nobody has decided on yet.")
     last_run_id = fields.Many2one('crm.migration.run', compute='_compute_counts', string='Last run')
+    audit_run_id = fields.Many2one('crm.migration.run', compute='_compute_audit_run_id', string='Audit in progress',
+                                   help="The audit reading the source in the background; its issues are listed "
+                                        "when it ends.")
 
     _check_batch_size = models.Constraint('CHECK(batch_size > 0)', 'The batch size must be positive.')
     _check_delta_interval = models.Constraint('CHECK(delta_interval > 0)', 'The delta interval must be positive.')
@@ -262,6 +266,12 @@ class CrmMigrationProject(models.Model):
         return 'cutover', _("The migration is done. If users still work in the old system, open a cutover "
                             "window: its changes are picked up until it closes.")
 
+    @api.depends('run_ids.kind', 'run_ids.state')
+    def _compute_audit_run_id(self):
+        for project in self:
+            project.audit_run_id = project.run_ids.filtered(
+                lambda r: r.kind == 'audit' and r.state in ('queued', 'running', 'paused'))[:1]
+
     @api.model
     def _default_owner_candidate(self):
         # A project set up by a script or the cron runs as OdooBot, whom no
@@ -335,15 +345,30 @@ class CrmMigrationProject(models.Model):
         return True
 
     def action_audit(self):
-        """Read every row, write nothing, and list what needs a decision before loading."""
+        """Read every row, write nothing, and list what needs a decision before loading.
+
+        The audit is a run of its own, in time-boxed steps: this request works the first
+        box (a small export is audited at once and its issues open), the cron the rest
+        while the project shows the audit in progress.
+        """
         self.check_access('write')  # managers only: users read, they never run
         self.ensure_one()
+        run = self._start_audit(step_now=True)
+        return self.action_open_issues() if run.state == 'done' else run._open_form()
+
+    def _start_audit(self, step_now=False):
+        """Queue an audit run (one at a time per project); ``step_now`` works its first box here."""
         self._check_confirmed()
-        issues = audit.run_audit(self)
-        if self.state == 'mapped':
-            self.state = 'audited'
-        self.message_post(body=self.env._("Audit: %s findings.", len(issues)))
-        return self.action_open_issues()
+        self._lock_project()
+        if self.audit_run_id:
+            raise UserError(self.env._("The audit of %s is already in progress; its findings are listed when it "
+                                       "ends.", self.display_name))
+        run = self._create_run('audit')
+        if step_now:
+            run._execute(deadline=time.monotonic() + run._step_seconds())
+        if run.state in ('queued', 'running'):
+            self.env.ref('crm_migration.ir_cron_crm_migration_run')._trigger()
+        return run
 
     def action_sample(self):
         """Load a sample spread over the objects and values, then diff it field by field."""
@@ -353,7 +378,8 @@ class CrmMigrationProject(models.Model):
         self._check_ready()
         if not self.audit_date:
             raise UserError(self.env._("Run the audit before the sample."))
-        run = self._create_run('sample', sample_ids=sample.select_sample(self, self.sample_size))
+        # The rows are chosen in the run's first background step: choosing reads every file.
+        run = self._create_run('sample')
         run._schedule()
         return run._open_form()
 
@@ -568,6 +594,8 @@ class CrmMigrationProject(models.Model):
             raise UserError(self.env._("Review the proposed mapping and confirm it first."))
 
     def _check_no_blocking_issues(self):
+        if self.audit_run_id:
+            raise UserError(self.env._("The audit is still reading the source: its findings are listed when it ends."))
         if self.blocking_issue_count:
             raise UserError(self.env._(
                 "%s blocking issues are open: resolve or accept them (menu Issues) first.", self.blocking_issue_count))
@@ -647,6 +675,10 @@ class CrmMigrationProject(models.Model):
             self.state = 'running'
 
     def _on_run_done(self, run):
+        if run.kind == 'audit':
+            if self.state == 'mapped':
+                self.state = 'audited'
+            return
         if run.kind == 'sample':
             self.write({'state': 'sampled', 'sample_run_id': run.id})
             return

@@ -2,16 +2,20 @@
 import datetime
 import itertools
 import logging
+import random
 import time
+
+from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from odoo.addons.base.models.ir_cron import MIN_TIME_PER_JOB
 
 from ..connectors import proposal
 from ..connectors.exceptions import ConnectorError
-from ..services import actions, rollback, schema
+from ..services import actions, audit, rollback, sample, schema
 from ..services.constants import DATA_READERS
 from ..services.loader import ObjectLoader, apply_totals, resolve_pending_links, run_pending_actions
 
@@ -19,8 +23,20 @@ _logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = ('queued', 'running')
 LOAD_KINDS = ('full', 'delta', 'sample')
+# Runs that read the source row by row (an audit reads and writes nothing but its findings).
+READ_KINDS = LOAD_KINDS + ('audit',)
 # Seconds of work per background step (system parameter crm_migration.step_seconds).
 DEFAULT_STEP_SECONDS = 20.0
+# A user saving a record the batch writes (serialization failure, a row lock held, a
+# deadlock) is not the run's fault: the batch is undone and tried again after a short
+# backoff, like Odoo retries a request; when the conflict outlasts the attempts, the step
+# ends and the run waits CONFLICT_PAUSE seconds for the next one.
+CONFLICT_ATTEMPTS = 3
+CONFLICT_BACKOFF = 0.5
+CONFLICT_PAUSE = 10
+# How long a batch waits for a row a user's transaction holds before it counts as a
+# conflict: waiting for the lock without bound could eat the whole time box and more.
+LOCK_TIMEOUT_MS = 5000
 
 
 class RowReader:
@@ -73,6 +89,7 @@ class CrmMigrationRun(models.Model):
         ('full', 'Full run'),
         ('delta', 'Delta pickup'),
         ('rollback', 'Rollback'),
+        ('audit', 'Audit'),
     ], required=True, default='full')
     state = fields.Selection([
         ('queued', 'Queued'),
@@ -87,6 +104,9 @@ class CrmMigrationRun(models.Model):
     force = fields.Boolean(help="Rollback: also undo records a user changed after the migration wrote them.")
     since = fields.Datetime(help="Delta pickup: only source rows changed after this moment are asked for.")
     sample_ids = fields.Json(readonly=True, help="Sample run: the source ids chosen per object.")
+    # Audit: what it remembers between steps (ids met, first row of each e-mail, findings so
+    # far), committed with its checkpoint.  Personal data: as readable as the diff's values.
+    audit_state = fields.Json(readonly=True, copy=False, groups=DATA_READERS)
     diff_ids = fields.One2many('crm.migration.diff', 'run_id', string='Field-level diff')
     diff_mismatch_count = fields.Integer(compute='_compute_diff_counts', string='Differences')
     stat_ids = fields.One2many('crm.migration.run.stat', 'run_id', string='Per object')
@@ -98,7 +118,8 @@ class CrmMigrationRun(models.Model):
     offset = fields.Integer(readonly=True)
     cursor = fields.Char(readonly=True)
     cursor_index = fields.Integer(readonly=True)
-    resume_at = fields.Datetime(readonly=True, help="The source asked to wait (rate limit): the run resumes then.")
+    resume_at = fields.Datetime(readonly=True, help="The source asked to wait (rate limit), or users were saving "
+                                                    "records the batch writes: the run resumes then.")
     date_start = fields.Datetime('Started', readonly=True)
     date_end = fields.Datetime('Ended', readonly=True)
     message = fields.Text(readonly=True)
@@ -152,12 +173,12 @@ class CrmMigrationRun(models.Model):
             if run.state != 'done':
                 run.progress = max(run.progress, run.progress_seen)
             elapsed = ((run.date_end or now) - run.date_start).total_seconds() if run.date_start else 0
-            done = (run.read_count if run.kind in LOAD_KINDS
+            done = (run.read_count if run.kind in READ_KINDS
                     else run.removed_count + run.restored_count + run.kept_count + run.failed_count)
             run.rate = done / elapsed if elapsed > 0 else 0.0
             remaining = max(run.source_count - run.read_count, 0)
             run.eta = (now + datetime.timedelta(seconds=remaining / run.rate)
-                       if run.state in ACTIVE_STATES and run.rate and run.kind in LOAD_KINDS else False)
+                       if run.state in ACTIVE_STATES and run.rate and run.kind in READ_KINDS else False)
 
     def _compute_diff_counts(self):
         counts = dict(self.env['crm.migration.diff']._read_group(
@@ -284,6 +305,8 @@ class CrmMigrationRun(models.Model):
         # A target in an app that is not installed is left out (the inventory says
         # which app to install); everything else still migrates.  A rollback covers
         # every object, enabled or not: what was loaded is undone.
+        if self.kind == 'audit':
+            return audit.Audit.objects(self.project_id)
         installed = self.project_id.object_ids.filtered('model_installed')
         if self.kind in LOAD_KINDS:
             return installed.filtered('enabled')._sorted_for_load()
@@ -293,7 +316,13 @@ class CrmMigrationRun(models.Model):
         """First step of a run: custom fields, counters, state."""
         self.ensure_one()
         objects = self._objects()
-        if self.kind in LOAD_KINDS:
+        if self.kind == 'sample' and not self.sample_ids:
+            # Chosen here, in the run's first step, not in the click's request: it reads every file.
+            self.sample_ids = sample.select_sample(self.project_id, self.project_id.sample_size)
+        if self.kind == 'audit':
+            # The last audit's open findings go now; the new ones are created at its end.
+            self.audit_state = audit.Audit.begin(self.project_id).dump()
+        elif self.kind in LOAD_KINDS:
             schema.ensure_custom_fields(self.project_id)
         elif not self.force:
             rollback.hold_edited_records(self, objects)
@@ -337,11 +366,13 @@ class CrmMigrationRun(models.Model):
                 # this step's own cascades (a contact removed from its lead) rewrite it.
                 rollback.hold_edited_records(self, self._objects(), reset=False)
         reader = None
-        if self.kind in LOAD_KINDS:
+        if self.kind in READ_KINDS:
             keys = {obj.name: obj.source_key for obj in self.project_id.object_ids}
             reader = RowReader(self.project_id._get_source(), since=self.since, wanted=self.sample_ids, keys=keys)
         while self.state == 'running':
-            processed = self._process_batch(reader)
+            processed = self._process_batch_retrying(reader, commit)
+            if processed is None:
+                break  # a user's save kept conflicting: the run waits for a later step
             if commit and not commit(processed):
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -351,6 +382,47 @@ class CrmMigrationRun(models.Model):
             self.invalidate_recordset(['state'])
         return self.state
 
+    def _process_batch_retrying(self, reader, commit=None):
+        """``_process_batch`` in a savepoint, tried again when a user's save conflicts with it.
+
+        Returns the rows processed, or None when the conflict outlasted the attempts:
+        nothing of the batch is kept, the run stays active and resumes at a later step.
+        """
+        cr = self.env.cr
+        error = None
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            seen = {key: set(ids) for key, ids in reader.seen.items()} if reader else None
+            cr.execute("SET LOCAL lock_timeout = %s", [LOCK_TIMEOUT_MS])
+            try:
+                with cr.savepoint():
+                    return self._process_batch(reader)
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as conflict:
+                error = conflict
+            if reader:
+                # The undone batch's ids are not "met" yet: its retry is no duplicate of itself.
+                reader.seen.clear()
+                reader.seen.update(seen)
+            _logger.info("crm_migration run %s: a concurrent save conflicts with the batch (%s), attempt %d of %d",
+                         self.id, type(error).__name__, attempt, CONFLICT_ATTEMPTS)
+            if commit:
+                # A serialization failure repeats as long as the transaction's snapshot is the old
+                # one: commit what came before the batch (none of it) to read the user's save.
+                if not commit(0):
+                    break
+            elif isinstance(error, pg_errors.SerializationFailure):
+                break  # in a request the snapshot stays old: leave the batch to the cron
+            if attempt < CONFLICT_ATTEMPTS:
+                time.sleep(CONFLICT_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+        self._wait_after_conflict(error)
+        return None
+
+    def _wait_after_conflict(self, error):
+        resume_at = fields.Datetime.now() + datetime.timedelta(seconds=CONFLICT_PAUSE)
+        self.write({'resume_at': resume_at, 'message': self.env._(
+            "Users were saving records this batch writes (%(error)s); nothing of the batch was kept and it is "
+            "tried again at %(when)s.", error=type(error).__name__, when=resume_at)})
+        self.env.ref('crm_migration.ir_cron_crm_migration_run')._trigger(resume_at)
+
     def _process_batch(self, reader):
         """One batch of the current object; move to the next object when it is exhausted."""
         self.ensure_one()
@@ -358,7 +430,9 @@ class CrmMigrationRun(models.Model):
         if not obj:
             # Every object is loaded: replay document states (post invoices), then done.
             processed = run_pending_actions(self, self.project_id.batch_size) if self.kind in LOAD_KINDS else 0
-            if not processed:
+            if self.kind == 'audit':
+                self._finish_audit()
+            elif not processed:
                 self._finish()
             return processed
         stat = self.stat_ids.filtered(lambda s: s.object_id == obj)
@@ -367,6 +441,9 @@ class CrmMigrationRun(models.Model):
         if self.kind == 'rollback':
             processed, counts = rollback.rollback_batch(self, obj, size)
             stat._add(counts)
+        elif self.kind == 'audit':
+            size = max(size, audit.BATCH_ROWS)
+            processed = self._audit_batch(reader, obj, stat, size)
         else:
             if not self.offset and not stat.source_count:
                 stat.source_count = (len(self.sample_ids.get(obj.name, [])) if self.kind == 'sample'
@@ -391,6 +468,30 @@ class CrmMigrationRun(models.Model):
             following = objects[list(objects).index(obj) + 1:] if obj in objects else objects.browse()
             self.write({'current_object_id': following[:1].id, 'offset': 0, 'cursor': False, 'cursor_index': 0})
         return processed
+
+    def _audit_batch(self, reader, obj, stat, size):
+        """Check the next rows of ``obj``; everything the audit remembers is saved with the checkpoint."""
+        auditor = audit.Audit(self.project_id, self.audit_state)
+        rows = []
+        if audit.Audit.reads(obj, reader.source):
+            if not self.offset:
+                auditor.begin_object(obj)
+                stat.source_count = obj.row_count or reader.source.count(obj._source_name()) or 0
+            rows = reader.take(obj, self.offset, size, self.cursor, self.cursor_index + 1)
+            auditor.audit_rows(obj, rows)
+            if len(rows) < size:
+                auditor.end_object(obj)
+        last = rows[-1] if rows else {}
+        stat._add({'read': len(rows)})
+        self.write({'audit_state': auditor.dump(), 'offset': self.offset + len(rows),
+                    'cursor': last.get('_cursor') or False, 'cursor_index': last.get('_index') or 0})
+        return len(rows)
+
+    def _finish_audit(self):
+        issues = audit.Audit(self.project_id, self.audit_state).finish()
+        self.write({'audit_state': False, 'message': self.env._("%s findings.", len(issues))})
+        self._finish()
+        self.project_id.message_post(body=self.env._("Audit: %s findings.", len(issues)))
 
     def _finish(self):
         self.write({'state': 'done', 'date_end': fields.Datetime.now(), 'current_object_id': False})
@@ -493,7 +594,9 @@ class CrmMigrationRun(models.Model):
                 self.env.cr.rollback()  # releases the run for the next job
                 cron._commit_progress(remaining=1)
                 return
-            run.resume_at = False
+            if run.resume_at:
+                # The wait (a rate limit, a conflict with a user's save) is over: so is its message.
+                run.write({'resume_at': False, 'message': False})
             cron._commit_progress(remaining=run._remaining_estimate())
 
             def commit(processed, run=run):

@@ -5,14 +5,14 @@ Findings become ``crm.migration.issue`` rows: duplicates (same e-mail, same
 name and date of birth, same source id twice, or an Odoo record a person or
 another project made with the same match keys: see ``matching``), orphans
 (a reference to a record missing from its file), unmatched users (an owner
-e-mail no Odoo user has: the reconciliation queue), values too long for their
-target, invalid values (unmapped statuses, required targets left empty), and
-per line or rule (``row_findings``): values a line's type cannot hold (dates,
-numbers, e-mails, selections), values contradicting each other and bank
-accounts without a journal.  A decision already taken on an issue (resolved or
-accepted) survives a new audit.
+e-mail no Odoo user has: the reconciliation queue), values too long for their target, invalid values (unmapped statuses, required
+targets left empty), and per line or rule (``row_findings``): values a line's
+type cannot hold (dates, numbers, e-mails, selections), values contradicting
+each other and bank accounts without a journal.  A decision already taken on
+an issue (resolved or accepted) survives a new audit.
 """
 import collections
+import itertools
 
 from odoo import fields
 
@@ -25,30 +25,97 @@ from .loader import _dedup_key, build_mapper, source_person_name
 
 AUDIT_KINDS = ('duplicate', 'orphan', 'unmatched_user', 'too_long', 'invalid', 'unmapped_value', 'unmatched_product',
                'contradiction', 'type_mismatch', 'missing_journal')
+# Rows per audit batch, at least (the project's batch size when larger): a row costs less to
+# audit than to load, but an appointment with its date-times, lookups and rules still costs
+# ~10 ms on a busy server, and the time box is only checked between batches.
+BATCH_ROWS = 500
 
 
 class Audit:
+    """The audit's findings so far; ``state`` (from ``dump()``) resumes it in a later step.
 
-    def __init__(self, project):
+    The audit reads each object once, in batches (``audit_rows``), in load order: a
+    reference is checked against the ids of the objects read before it.  Everything it
+    remembers between batches is in ``dump()``, so that a background step can end after
+    any batch and the next one goes on where it stopped, with the same findings.
+    """
+
+    def __init__(self, project, state=None):
         self.project = project
         self.env = project.env
         Issue = self.env['crm.migration.issue']
-        Issue.search([('project_id', '=', project.id), ('state', '=', 'open'), ('kind', 'in', AUDIT_KINDS)]).unlink()
         self.decided = {(i.object_id.id, i.kind, i.source_id) for i in Issue.search([
             ('project_id', '=', project.id), ('state', '!=', 'open')])}
-        self.issues = {}
-        self.ids = {}
-        self.existing = {}  # object name -> {source id: id of the Odoo record it already is}
-        self.users = {}
-        self.owner_rows = collections.Counter()
+        self.match_only = set(project.object_ids.filtered(lambda o: o.enabled and not o.create_records)
+                              .mapped('name'))
+        self._contexts = {}
+        state = state or {}
+        self.issues = {(v['object_id'], v['kind'], v['source_id']): v for v in state.get('issues', [])}
+        self.ids = {name: set(ids) for name, ids in state.get('ids', {}).items()}
+        self.existing = state.get('existing', {})  # object name -> {source id: id of the Odoo record it already is}
+        self.users = state.get('users', {})
+        self.owner_rows = collections.Counter(state.get('owner_rows', {}))
         # Value-map and product gaps, per distinct value (count_mapping_gaps).
-        self.mapping_gaps, self.product_found = {}, {}
+        self.mapping_gaps = {}
+        for key, gap in state.get('mapping_gaps', []):
+            obj_id, kind, sources, folded = key
+            self.mapping_gaps[(obj_id, kind, tuple(sources), folded)] = dict(
+                gap, obj=project.object_ids.browse(gap['obj']), defaults=set(gap['defaults']))
+        self.product_found = state.get('product_found', {})
         # Match-only objects (users, practitioners): source rows no Odoo record
         # answers, and how many rows of each object point to them.
-        self.unmatched = {}
+        self.unmatched = {name: {sid: tuple(person) for sid, person in rows.items()}
+                          for name, rows in state.get('unmatched', {}).items()}
         self.pointers = collections.defaultdict(lambda: collections.defaultdict(set))
-        # Contradictions, values not fitting their type, unknown journals: one issue per cause.
+        for object_name, source_id, by_object in state.get('pointers', []):
+            for name, ids in by_object.items():
+                self.pointers[(object_name, source_id)][name] = set(ids)
+        # The object being read: ids met so far, first row of each duplicate key and person.
+        current = state.get('current') or {}
+        self.current_object = current.get('object_id')
+        self.current_ids = set(current.get('ids', []))
+        self.first_by_key = current.get('first_by_key', {})
+        self.first_by_person = {tuple(person): sid for person, sid in current.get('first_by_person', [])}
+        # Findings reported once per object and line or rule (row_findings), gathered row by row.
         self.findings = row_findings.RowFindings(self)
+        found = state.get('row_findings') or {}
+        for key, source_ids in found.get('rows', []):
+            self.findings.rows[tuple(key)] = source_ids
+        for key, values in found.get('values', []):
+            self.findings.values[tuple(key)] = values
+        self.findings.objects = {obj.id: obj for obj in project.object_ids.browse(found.get('objects', [])).exists()}
+        self.findings.journals = found.get('journals', {})
+
+    @classmethod
+    def begin(cls, project):
+        """A new audit: the open findings of the last one go, decisions taken on issues stay."""
+        project.env['crm.migration.issue'].search([('project_id', '=', project.id), ('state', '=', 'open'),
+                                                   ('kind', 'in', AUDIT_KINDS)]).unlink()
+        return cls(project)
+
+    def dump(self):
+        """Everything the next batch needs, as JSON."""
+        return {
+            'issues': list(self.issues.values()),
+            'ids': {name: sorted(ids) for name, ids in self.ids.items()},
+            'existing': self.existing,
+            'users': self.users,
+            'owner_rows': dict(self.owner_rows),
+            'mapping_gaps': [[list(key[:2]) + [list(key[2]), key[3]],
+                              dict(gap, obj=gap['obj'].id, defaults=sorted(gap['defaults']))]
+                             for key, gap in self.mapping_gaps.items()],
+            'product_found': self.product_found,
+            'unmatched': {name: {sid: list(person) for sid, person in rows.items()}
+                          for name, rows in self.unmatched.items()},
+            'pointers': [[object_name, source_id, {name: sorted(ids) for name, ids in by_object.items()}]
+                         for (object_name, source_id), by_object in self.pointers.items()],
+            'current': {'object_id': self.current_object, 'ids': sorted(self.current_ids),
+                        'first_by_key': self.first_by_key,
+                        'first_by_person': [[list(person), sid] for person, sid in self.first_by_person.items()]},
+            'row_findings': {'rows': [[list(key), ids] for key, ids in self.findings.rows.items()],
+                             'values': [[list(key), values] for key, values in self.findings.values.items()],
+                             'objects': list(self.findings.objects), 'journals': self.findings.journals},
+        }
 
     def add(self, obj, kind, source_id, message, related=None, res_model=None, res_id=None):
         key = (obj.id, kind, source_id)
@@ -60,15 +127,35 @@ class Audit:
             'res_model': res_model or False, 'res_id': res_id or False,
         }
 
+    @staticmethod
+    def objects(project):
+        """The objects the audit reads, in load order."""
+        # A target in an app that is not installed is left out, as the run leaves it (the inventory says so).
+        return project.object_ids.filtered(lambda o: o.enabled and o.model_installed)._sorted_for_load()
+
+    @staticmethod
+    def reads(obj, source):
+        reads = getattr(source, 'audit_reads', None)  # file sources read everything
+        return not reads or reads(obj._source_name())
+
     def run(self):
+        """The whole audit at once (scripts, tests): every object, then the findings."""
         source = self.project._get_source()
-        self.match_only = set(self.project.object_ids.filtered(lambda o: o.enabled and not o.create_records)
-                              .mapped('name'))
-        for obj in self.project.object_ids.filtered('enabled')._sorted_for_load():
-            reads = getattr(source, 'audit_reads', None)  # file sources read everything
-            if reads and not reads(obj._source_name()):
+        for obj in self.objects(self.project):
+            if not self.reads(obj, source):
                 continue
-            self.audit_object(obj, source)
+            self.begin_object(obj)
+            rows = source.iter_rows(obj._source_name())
+            while True:
+                batch = list(itertools.islice(rows, BATCH_ROWS))
+                self.audit_rows(obj, batch)
+                if len(batch) < BATCH_ROWS:
+                    break
+            self.end_object(obj)
+        return self.finish()
+
+    def finish(self):
+        """Findings that need every object read, then the issues, in one create."""
         self.add_unmatched_targets()
         for values in self.issues.values():
             if values['kind'] == 'unmatched_user' and not values['message']:
@@ -76,29 +163,44 @@ class Audit:
                     "No Odoo user has the e-mail or login %(login)s (%(rows)s rows). Pick the user who takes "
                     "these records over, or accept to leave the field empty.",
                     login=values['source_id'], rows=self.owner_rows[values['source_id']])
+        self.findings.add_issues()
         add_mapping_gap_issues(self)
         mapping_audit.add_missing_column_issues(self)
-        self.findings.add_issues()
         issues = self.env['crm.migration.issue'].create(list(self.issues.values()))
         self.project.write({'audit_date': fields.Datetime.now()})
         return issues
 
-    def audit_object(self, obj, source):
+    def _context(self, obj):
+        """What the audit derives from the mapping of ``obj``, once per batch."""
+        if obj.id not in self._contexts:
+            env = self.env
+            mapper = build_mapper(obj)
+            # The object's hold-back key, else any e-mail it maps: two patients with
+            # one address are worth a look even when nothing holds them back.
+            dedup_field = obj.dedup_field if obj.dedup_field in env[obj.target_model]._fields else next(
+                (spec.target for spec in mapper.specs if spec.transform == 'email'), None)
+            names_and_births = 'x_date_of_birth' in {spec.target for spec in mapper.specs} \
+                and obj.target_model == 'crm.lead'
+            # Rows an Odoo record may already stand for (a person's, an earlier project's): by match keys.
+            keys = matching.match_keys(obj)
+            key_fields = {name for key in keys for name in key}
+            self._contexts[obj.id] = (mapper, dedup_field, names_and_births, keys, key_fields)
+        return self._contexts[obj.id]
+
+    def begin_object(self, obj):
+        self.current_object, self.current_ids, self.first_by_key, self.first_by_person = obj.id, set(), {}, {}
+
+    def end_object(self, obj):
+        self.ids[obj.name] = self.current_ids
+        self.current_object, self.current_ids, self.first_by_key, self.first_by_person = None, set(), {}, {}
+
+    def audit_rows(self, obj, rows):
+        """Check one batch of rows of ``obj`` (the rows after those of the previous batch)."""
         env = self.env
-        mapper = build_mapper(obj)
-        # The object's hold-back key, else any e-mail it maps: two patients with
-        # one address are worth a look even when nothing holds them back.
-        dedup_field = obj.dedup_field if obj.dedup_field in env[obj.target_model]._fields else next(
-            (spec.target for spec in mapper.specs if spec.transform == 'email'), None)
-        names_and_births = (
-            'x_date_of_birth' in {spec.target for spec in mapper.specs} and obj.target_model == 'crm.lead'
-        )
-        ids, first_by_key, first_by_person = set(), {}, {}
-        # Rows an Odoo record may already stand for (a person's, an earlier project's): by match keys.
-        keys = matching.match_keys(obj)
-        key_fields = {name for key in keys for name in key}
+        mapper, dedup_field, names_and_births, keys, key_fields = self._context(obj)
+        ids, first_by_key, first_by_person = self.current_ids, self.first_by_key, self.first_by_person
         keyed = []
-        for row in source.iter_rows(obj._source_name()):
+        for row in rows:
             if not obj._row_matches(row):
                 continue
             source_id = obj._row_source_id(row) if obj.source_key else ''
@@ -137,20 +239,22 @@ class Audit:
                 else:
                     first_by_key[key] = source_id
             if names_and_births and values.get('name') and values.get('x_date_of_birth'):
-                person = (str(values['name']).casefold().strip(), values['x_date_of_birth'])
+                # As text: the key must read the same after a step's checkpoint (JSON).
+                person = (str(values['name']).casefold().strip(), str(values['x_date_of_birth']))
                 if person in first_by_person:
                     self.add(obj, 'duplicate', source_id, env._(
                         "Same name and date of birth as source record %s: probably the same person.",
                         first_by_person[person]), related=first_by_person[person])
                 else:
                     first_by_person[person] = source_id
-        self.ids[obj.name] = ids
+        # Each row is looked up on its own: a batch at a time finds what one pass over the file found.
         if keyed and not obj.match_existing and obj.create_records:
             found = matching.find_existing(obj, keyed, keys)
             for source_id, (record, key) in found.items():
                 self.add(obj, 'duplicate', source_id, matching.describe(obj, record, key),
                          res_model=obj.target_model, res_id=record.id)
-            self.existing[obj.name] = {source_id: record.id for source_id, (record, _key) in found.items()}
+            self.existing.setdefault(obj.name, {}).update(
+                {source_id: record.id for source_id, (record, _key) in found.items()})
 
     def existing_ref(self, value):
         """A reference to a row an existing record stands for, as that record's id: an invoice line
@@ -222,7 +326,8 @@ class Audit:
 
 
 def run_audit(project):
-    return Audit(project).run()
+    """The whole audit in the current transaction; the project's button runs it in steps."""
+    return Audit.begin(project).run()
 
 
 # ----------------------------------------------------------------------

@@ -22,5 +22,6 @@ from . import test_fast_defaults
 from . import test_privacy
 from . import test_bad_files
 from . import test_concurrency
-from . import test_proposal_corpus
+from . import test_audit_steps
 from . import test_activity_history
+from . import test_proposal_corpus

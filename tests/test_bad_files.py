@@ -2,8 +2,10 @@
 """The malformed-file campaign: every bad upload is refused in one sentence naming the
 file (and the line), with nothing written, or read correctly; bad values fail their row only."""
 import base64
+import codecs
 import hashlib
 import io
+import time
 import zipfile
 
 import openpyxl
@@ -56,6 +58,59 @@ def make_xlsx(rows, title='Patients', merge=None):
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def rewrite_xlsx(data, change):
+    """The workbook ``data`` with each member passed through ``change(name, content)``
+    (None drops it); stored, not deflated, so that a test can damage the bytes."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_STORED) as archive:
+        for info in source.infolist():
+            content = change(info.filename, source.read(info))
+            if content is not None:
+                archive.writestr(info.filename, content)
+    return buffer.getvalue()
+
+
+def laughing_xlsx(depth=9):
+    """A workbook whose one shared string is an entity nested ``depth`` times (10**depth copies):
+    a few hundred bytes that would inflate to gigabytes in memory ("billion laughs")."""
+    entities = '<!ENTITY lol0 "lollollollollollollollollollol">' + ''.join(
+        '<!ENTITY lol%d "%s">' % (i, ('&lol%d;' % (i - 1)) * 10) for i in range(1, depth + 1))
+    strings = ('<?xml version="1.0"?><!DOCTYPE sst [%s]><sst xmlns="http://schemas.openxmlformats.org/'
+               'spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>&lol%d;</t></si></sst>' % (entities, depth))
+
+    def change(name, content):
+        if name == 'xl/worksheets/sheet1.xml':
+            return content.replace(b'<c r="B2" t="inlineStr"><is><t>Ann</t></is></c>', b'<c r="B2" t="s"><v>0</v></c>')
+        if name == '[Content_Types].xml':
+            return content.replace(b'</Types>', b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                                   b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+        if name == 'xl/_rels/workbook.xml.rels':
+            return content.replace(b'</Relationships>', b'<Relationship Type="http://schemas.openxmlformats.org/'
+                                   b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml" '
+                                   b'Id="rId9"/></Relationships>')
+        return content
+
+    data = rewrite_xlsx(make_xlsx([['Patient ID', 'Name'], ['P1', 'Ann']]), change)
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, 'a') as archive:
+        archive.writestr('xl/sharedStrings.xml', strings)
+    return buffer.getvalue()
+
+
+def encrypt_flag(data, name):
+    """Mark member ``name`` as encrypted (bit 0 of its flags, in both headers), as a password-protected ZIP has it."""
+    data = bytearray(data)
+    encoded = name.encode()
+    for signature, flags_at, name_at in ((b'PK\x03\x04', 6, 30), (b'PK\x01\x02', 8, 46)):
+        position = data.find(signature)
+        while position >= 0:
+            if data[position + name_at:position + name_at + len(encoded)] == encoded:
+                data[position + flags_at] |= 0x1
+            position = data.find(signature, position + 4)
+    return bytes(data)
 
 
 def flag_utf8_name(data, name, raw_name):
@@ -159,6 +214,77 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
         damaged = data.replace(b'First2', b'Firsu2')
         self.assertRefused({'export.zip': damaged}, r'export\.zip: patients\.csv is damaged \(Bad CRC-32')
 
+    def test_utf32_without_bom(self):
+        content = '\n'.join(['Patient ID,First Name', 'P1,Ann']).encode('utf-32-le')
+        self.assertRefused({'patients.csv': content}, r'^patients\.csv is not a text file \(CSV expected\)\. ' + NOTHING)
+
+    def test_bom_or_separator_hint_only(self):
+        self.assertRefused({'patients.csv': codecs.BOM_UTF8 + b'\r\n'}, r'^patients\.csv has no header row\. ' + NOTHING)
+        self.assertRefused({'patients.csv': b'sep=;\r\n'}, r'^patients\.csv has no header row')
+
+    def test_quote_left_open_in_the_header(self):
+        content = b'Patient ID,"First Name,Last Name\nP1,Ann,Smith\nP2,"Bob,Jones\nP3,Cid,Brown\n'
+        self.assertRefused({'patients.csv': content},
+                           r'^patients\.csv, line 1: a quote opened in the header is not closed')
+
+    def test_quote_left_open_to_the_end_of_a_narrow_file(self):
+        # Two columns: no continuation line looks like a whole row, the end of the file says it.
+        content = b'Patient ID,Notes\nP1,Fine\nP2,"Allergic\nP3,Latex\nP4,None'
+        self.assertRefused({'patients.csv': content},
+                           r'^patients\.csv, line 3: a quote opened on this line is never closed')
+
+    def test_one_column_too_many(self):
+        header = ['c%d' % i for i in range(1001)]
+        self.assertRefused({'patients.csv': make_csv([header, ['1'] * 1001])},
+                           r'^patients\.csv, line 1: 1001 columns, more than the 1000')
+
+    def test_xlsx_without_any_header(self):
+        self.assertRefused({'billing.xlsx': make_xlsx([])}, r'^billing\.xlsx has no sheet with a header row\. ' + NOTHING)
+
+    def test_text_named_xlsx(self):
+        self.assertRefused({'billing.xlsx': patients(*good_rows())}, r'^billing\.xlsx is not a valid XLSX/ZIP file')
+
+    def test_xlsx_sheet_cut_short(self):
+        def cut(name, content):
+            return content[:len(content) // 2] if name == 'xl/worksheets/sheet1.xml' else content
+        data = rewrite_xlsx(make_xlsx([PATIENT_HEADER] + good_rows()), cut)
+        self.assertRefused({'billing.xlsx': data}, r'^billing\.xlsx \[Patients\], line 2: unreadable \(')
+
+    def test_xlsx_sheet_with_bad_crc(self):
+        data = rewrite_xlsx(make_xlsx([PATIENT_HEADER] + good_rows()), lambda _name, content: content)
+        damaged = data.replace(b'First2', b'Firsu2')
+        self.assertNotEqual(damaged, data)
+        self.assertRefused({'billing.xlsx': damaged},
+                           r'^billing\.xlsx is not a readable XLSX workbook \(Bad CRC-32 for file .xl/worksheets/sheet1')
+
+    def test_xlsx_shared_strings_entity_bomb(self):
+        data = laughing_xlsx()
+        self.assertLess(len(data), 20000)
+        started = time.monotonic()
+        self.assertRefused({'billing.xlsx': data},
+                           r'^billing\.xlsx is not a readable XLSX workbook \(limit on input amplification')
+        self.assertLess(time.monotonic() - started, 30, "refused before it inflates")
+
+    def test_zip_of_too_many_files(self):
+        members = {'notes/n%05d.txt' % i: b'' for i in range(20001)}
+        members['patients.csv'] = patients(*good_rows())
+        self.assertRefused({'export.zip': make_zip(members, zipfile.ZIP_STORED)},
+                           r'^export\.zip holds 20002 files, more than the 20000')
+
+    def test_zip_member_password_protected(self):
+        data = encrypt_flag(make_zip({'patients.csv': patients(*good_rows()), 'docs/scan.pdf': b'%PDF-1.4'},
+                                     zipfile.ZIP_STORED), 'patients.csv')
+        self.assertRefused({'export.zip': data}, r'^export\.zip: patients\.csv is password-protected')
+
+    def test_damaged_xlsx_inside_a_zip(self):
+        workbook = make_xlsx([PATIENT_HEADER] + good_rows())
+        data = make_zip({'export/billing.xlsx': workbook[:len(workbook) // 3]})
+        self.assertRefused({'export.zip': data}, r'^billing\.xlsx is not a valid XLSX/ZIP file')
+
+    def test_long_line_inside_a_zip(self):
+        data = make_zip({'patients.csv': b'Patient ID,Notes\nP1,ok\n' + b'y' * (2 * 2**20) + b'\n'})
+        self.assertRefused({'export.zip': data}, r'^patients\.csv, line 3: longer than 1024 KiB')
+
     def test_truncated_xlsx(self):
         data = make_xlsx([PATIENT_HEADER] + good_rows())
         self.assertRefused({'billing.xlsx': data[:len(data) // 2]}, r'billing\.xlsx is not a valid XLSX/ZIP file')
@@ -170,6 +296,12 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
         wizard, lines = self.upload({'patients.csv': patients()})
         self.assertEqual(lines['patients.csv'].row_count, 0)
         self.assertIn('patients.csv has a header but no rows.', wizard.warnings)
+
+    def test_utf32_with_bom(self):
+        text = '\n'.join(','.join(row) for row in [PATIENT_HEADER[:3], ['P1', 'José', 'García']])
+        wizard, lines = self.upload({'patients.csv': text.encode('utf-32')})
+        self.assertEqual((lines['patients.csv'].encoding, lines['patients.csv'].row_count), ('utf-32', 1))
+        self.assertEqual(list(self.project._get_source().iter_rows('patients'))[0]['last_name'], 'García')
 
     def test_mixed_line_endings(self):
         content = b'Patient ID,First Name,Last Name\r\nP1,Ann,Smith\rP2,Bob,Jones\nP3,Cid,Brown\r\n'
@@ -295,6 +427,33 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
         self.assertIn('too large', self.link('appointments', 'A3').message)
         self.assertIn('forty', self.link('appointments', 'A4').message)
 
+    def _billing(self, *lines):
+        invoices = make_csv([['Invoice Number', 'Patient ID', 'Invoice Date', 'Status', 'Total Amount'],
+                             ['INV-1', 'P1', '03/02/2025', 'Draft', '1.234,56 €'],
+                             ['INV-2', 'P2', '04/02/2025', 'Draft', '(12.00)']])
+        items = make_csv([['Line ID', 'Invoice Number', 'Service Code', 'Service Description', 'Quantity',
+                           'Unit Amount']] + [list(line) for line in lines])
+        return {'patients.csv': patients(*good_rows()), 'practitioners.csv': fixture_bytes('practitioners.csv'),
+                'invoices.csv': invoices, 'invoice_lines.csv': items}
+
+    def test_odd_amounts(self):
+        """European grouping with a currency sign and accounting negatives land as numbers; a value the
+        project's decimal separator cannot read fails its row instead of becoming 125."""
+        self.env['product.product'].create({'name': 'Consultation', 'default_code': 'CONSULT', 'list_price': 90.0})
+        files = self._billing(['L1', 'INV-1', 'CONSULT', 'Consultation', '1', '1.234,56 €'],
+                              ['L2', 'INV-2', 'CONSULT', 'Refund', '1', '(12.00)'],
+                              ['L3', 'INV-2', 'CONSULT', 'Fee', '2', '€ 1,234.50'])
+        self._migrate(files)
+        prices = {source_id: self.target('invoice_lines', source_id).price_unit for source_id in ('L1', 'L2', 'L3')}
+        self.assertEqual(prices, {'L1': 1234.56, 'L2': -12.0, 'L3': 1234.5})
+        self.project.decimal_separator = '.'
+        files = self._billing(['L4', 'INV-1', 'CONSULT', 'Comma', '1', '12,5'])
+        run = self._migrate(files)
+        self.assertStat(run, 'invoice_lines', failed=1)
+        failed = self.link('invoice_lines', 'L4')
+        self.assertEqual(failed.operation, 'failed')
+        self.assertIn("'12,5' does not read with '.' as decimal separator", failed.message)
+
     def test_formulas_stay_inert_in_the_diff_download(self):
         self.upload({'patients.csv': patients(*good_rows())})
         run = self.env['crm.migration.run'].create({'project_id': self.project.id, 'kind': 'sample'})
@@ -304,11 +463,18 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
             'run_id': run.id, 'object_id': obj.id, 'source_id': 'P%d' % i, 'res_model': 'crm.lead',
             'field_name': 'name', 'source_value': value, 'mapped_value': value, 'odoo_value': value, 'equal': True,
         } for i, value in enumerate(values)])
+        self.env['crm.migration.diff'].create([{
+            'run_id': run.id, 'object_id': obj.id, 'source_id': value, 'res_model': 'crm.lead', 'field_name': value,
+            'field_label': value, 'source_value': 'x', 'mapped_value': value, 'odoo_value': value, 'equal': False,
+            'reason': value} for value in values])
         workbook = openpyxl.load_workbook(io.BytesIO(self.downloaded(run.action_download_diff())))
         sheet = workbook.active
-        cells = [row[5] for row in sheet.iter_rows(min_row=2)]
+        cells = [row[5] for row in sheet.iter_rows(min_row=2, max_row=len(values) + 1)]
         self.assertEqual([cell.value for cell in cells], values)
-        self.assertEqual({cell.data_type for cell in cells}, {'s'}, "strings, never formulas")
+        # Every cell the download writes from the source (ids, labels, values, reasons): text, never a formula.
+        written = [cell for row in sheet.iter_rows(min_row=2) for cell in row if cell.value in values]
+        self.assertGreaterEqual(len(written), len(values) * 7)
+        self.assertEqual({cell.data_type for cell in written}, {'s'}, "strings, never formulas")
 
     # ------------------------------------------------------------------
     # Documents, file by file

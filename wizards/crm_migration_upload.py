@@ -215,7 +215,10 @@ class CrmMigrationUpload(models.TransientModel):
             members = [m for m in infos
                        if not m.is_dir() and not m.filename.startswith('__MACOSX/')
                        and not os.path.basename(m.filename.rstrip('/')).startswith('.')]
-            if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNZIPPED \
+            if len(members) > MAX_MEMBERS:
+                raise UserError(self.env._("%(zip)s holds %(count)s files, more than the %(max)s an upload can take.",
+                                           zip=zip_name, count=len(members), max=MAX_MEMBERS))
+            if sum(m.file_size for m in members) > MAX_UNZIPPED \
                     or any(m.file_size > min(MAX_MEMBER, self._max_upload_bytes()) for m in members):
                 raise UserError(self.env._("%s is too large once unzipped.", zip_name))
             if len(infos) > len(members):
@@ -223,6 +226,12 @@ class CrmMigrationUpload(models.TransientModel):
                     "%(zip)s: %(count)s entries ignored (folders, __MACOSX and hidden files).",
                     zip=zip_name, count=len(infos) - len(members)))
             seen = set()
+            encrypted = [zip_member_name(m) for m in members if m.flag_bits & 0x1]
+            if encrypted:
+                # zipfile asks for a password with a RuntimeError: say it before reading anything.
+                raise UserError(self.env._("%(zip)s: %(name)s is password-protected; export or zip it again without a "
+                                           "password. Nothing was loaded from this upload.",
+                                           zip=zip_name, name=encrypted[0]))
             for member in members:
                 name = zip_member_name(member)
                 if name in seen:
