@@ -320,4 +320,3 @@ class CrmMigrationField(models.Model):
             key_separator=(proposal.KEY_SEPARATOR if self.transform == 'lookup' and len(self._source_list()) > 1
                            and len(self._source_list()) == len(self.lookup_object_id._key_columns()) else None),
         )
-

@@ -40,9 +40,13 @@ class CrmMigrationIssue(models.Model):
     ], default='open', required=True, index=True)
     user_id = fields.Many2one('res.users', string='Use this user', help="Unmatched user: the Odoo user who takes "
                               "over the records of this source owner.")
-    journal_id = fields.Many2one('account.journal', string='Use this journal', domain=[('type', 'in', ('bank', 'cash'))],
-                                 help="Journal to choose: the journal receiving the entries whose bank account "
-                                      "no Odoo journal matches (stored on the project).")
+    journal_id = fields.Many2one(
+        'account.journal',
+        string='Use this journal',
+        domain=[('type', 'in', ('bank', 'cash'))],
+        help="Journal to choose: the journal receiving the entries whose bank account "
+        "no Odoo journal matches (stored on the project).",
+    )
     resolution = fields.Selection([
         ('merge', 'Use the existing record'),
         ('create', 'Create a separate record'),

@@ -90,7 +90,9 @@ def _to_rst(ext, text):
     import pypandoc  # noqa: PLC0415  (only the generator needs it, not the addon)
 
     # Pandoc's Markdown (tables whose cells span lines), read as written: no smart quotes.
-    return pypandoc.convert_text(text, "rst", format="markdown-smart", extra_args=["--wrap=preserve", "--columns=100"]).strip()
+    return pypandoc.convert_text(
+        text, "rst", format="markdown-smart", extra_args=["--wrap=preserve", "--columns=100"]
+    ).strip()
 
 
 def _title(text, char):
@@ -176,8 +178,15 @@ def check_rst(text):
     import docutils.utils  # noqa: PLC0415
 
     try:
-        docutils.core.publish_doctree(text, settings_overrides={"report_level": 2, "halt_level": 2, "syntax_highlight": "none",
-                                                                "warning_stream": False})
+        docutils.core.publish_doctree(
+            text,
+            settings_overrides={
+                "report_level": 2,
+                "halt_level": 2,
+                "syntax_highlight": "none",
+                "warning_stream": False,
+            },
+        )
     except docutils.utils.SystemMessage as error:
         return str(error)
     return None

@@ -12,8 +12,12 @@ from .constants import LIVE_OPERATIONS
 def create_lead_partners(loader, entries, import_context):
     """Give each lead of ``entries`` (just created) a contact, recorded as the row's ``res.partner`` link."""
     leads = loader.env['crm.lead'].browse([e.res_id for e in entries])
-    ensure_lead_partners(loader, loader.obj, [(entry.source_id, lead) for entry, lead in zip(entries, leads, strict=True)],
-                         import_context)
+    ensure_lead_partners(
+        loader,
+        loader.obj,
+        [(entry.source_id, lead) for entry, lead in zip(entries, leads, strict=True)],
+        import_context,
+    )
 
 
 def ensure_lead_partners(loader, obj, pairs, import_context):

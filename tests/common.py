@@ -139,4 +139,3 @@ class CrmMigrationCommon(MigrationCaseMixin, TransactionCase):
 
     def target_counts(self):
         return {model: self.env[model].with_context(active_test=False).search_count([]) for model in TARGET_MODELS}
-

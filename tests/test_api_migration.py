@@ -1287,4 +1287,3 @@ class TestNocrmMigration(VendorAccountTests, ApiMigrationCase):
         self.assertEqual(self.target('lead_comments', '501010').date, utc(2024, 6, 3, 9, 5))
         self.assertEqual(loretta_link.run_id, self.full_run, "an unchanged lead is not written")
         self.assertEqual(self.counts()['crm.lead'], self.counts_full['crm.lead'] + 1)
-

@@ -216,10 +216,14 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
 
     def test_utf32_without_bom(self):
         content = '\n'.join(['Patient ID,First Name', 'P1,Ann']).encode('utf-32-le')
-        self.assertRefused({'patients.csv': content}, r'^patients\.csv is not a text file \(CSV expected\)\. ' + NOTHING)
+        self.assertRefused(
+            {'patients.csv': content}, r'^patients\.csv is not a text file \(CSV expected\)\. ' + NOTHING
+        )
 
     def test_bom_or_separator_hint_only(self):
-        self.assertRefused({'patients.csv': codecs.BOM_UTF8 + b'\r\n'}, r'^patients\.csv has no header row\. ' + NOTHING)
+        self.assertRefused(
+            {'patients.csv': codecs.BOM_UTF8 + b'\r\n'}, r'^patients\.csv has no header row\. ' + NOTHING
+        )
         self.assertRefused({'patients.csv': b'sep=;\r\n'}, r'^patients\.csv has no header row')
 
     def test_quote_left_open_in_the_header(self):
@@ -239,7 +243,9 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
                            r'^patients\.csv, line 1: 1001 columns, more than the 1000')
 
     def test_xlsx_without_any_header(self):
-        self.assertRefused({'billing.xlsx': make_xlsx([])}, r'^billing\.xlsx has no sheet with a header row\. ' + NOTHING)
+        self.assertRefused(
+            {'billing.xlsx': make_xlsx([])}, r'^billing\.xlsx has no sheet with a header row\. ' + NOTHING
+        )
 
     def test_text_named_xlsx(self):
         self.assertRefused({'billing.xlsx': patients(*good_rows())}, r'^billing\.xlsx is not a valid XLSX/ZIP file')
@@ -254,8 +260,10 @@ class TestBadFiles(MigrationCaseMixin, TransactionCase):
         data = rewrite_xlsx(make_xlsx([PATIENT_HEADER] + good_rows()), lambda _name, content: content)
         damaged = data.replace(b'First2', b'Firsu2')
         self.assertNotEqual(damaged, data)
-        self.assertRefused({'billing.xlsx': damaged},
-                           r'^billing\.xlsx is not a readable XLSX workbook \(Bad CRC-32 for file .xl/worksheets/sheet1')
+        self.assertRefused(
+            {'billing.xlsx': damaged},
+            r'^billing\.xlsx is not a readable XLSX workbook \(Bad CRC-32 for file .xl/worksheets/sheet1',
+        )
 
     def test_xlsx_shared_strings_entity_bomb(self):
         data = laughing_xlsx()

@@ -167,7 +167,9 @@ class TestUserSaveConflicts(MigrationCaseMixin, TransactionCase):
                 # The batch has read P1 (its snapshot is taken); a user saves P1 and commits.
                 with self.registry.cursor() as user_cr:
                     user_env = self._user_env(user_cr)
-                    user_env['crm.lead'].browse(self.lead_p1).write({'description': '<p>Called back, prefers mornings</p>'})
+                    user_env['crm.lead'].browse(self.lead_p1).write(
+                        {'description': '<p>Called back, prefers mornings</p>'}
+                    )
                     user_env.flush_all()
                     user_cr.commit()
                 with self.registry.cursor() as other_cr:

@@ -38,7 +38,9 @@ class TestSecurity(CrmMigrationCommon):
         project.action_sample()
         sample = project.run_ids.filtered(lambda r: r.kind == 'sample')
         self.assertEqual(sample.state, 'queued')
-        self.assertEqual(project.run_ids.mapped('create_uid'), self.manager, "the audit and the sample are the manager's")
+        self.assertEqual(
+            project.run_ids.mapped('create_uid'), self.manager, "the audit and the sample are the manager's"
+        )
 
     def test_other_company_projects_are_hidden(self):
         other = self.env['res.company'].create({'name': 'Other clinic'})
