@@ -1,4 +1,5 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
 import json
 import os
 
@@ -214,3 +215,46 @@ class TestClientjoyExport(CrmMigrationCommon):
         self.assertIn({'object': 'tasks', 'label': tasks.label, 'target_model': 'project.task',
                        'reason': 'target project.task is not installed: install Project (project)'},
                       inventory['objects_not_migrated'])
+
+    def test_contradictions_are_decided_and_a_rerun_writes_nothing(self):
+        """The export's contradictions, listed by the audit and decided by their rule: an appointment
+        ending before it starts, an invoice due before its date, a discount entered as -1 unit."""
+        files = {}
+        for name in FILES:
+            with file_open(os.path.join(FOLDER, name), 'rb') as handle:
+                files[name] = handle.read()
+        files['appointments.csv'] = files['appointments.csv'].replace(
+            b'2025-04-03 15:00,2025-04-03 15:45', b'2025-04-03 15:00,2025-04-03 14:15')
+        files['invoices.csv'] = files['invoices.csv'].replace(b'2024-04-01,2024-05-01', b'2024-04-01,2024-03-15')
+        files['invoice_items.csv'] += b'II3,I7,Loyalty discount,-1,50,0,-50\n'
+        project = self.env['crm.migration.project'].create({
+            'name': 'Agency contradictions', 'source_type': 'clientjoy', 'source_tz': 'America/New_York'})
+        self._upload(project, files)
+        project.action_confirm_mapping()
+        project.action_audit()
+        found = {(i.object_id.name, i.source_id): i.message for i in project.issue_ids if i.kind == 'contradiction'}
+        self.assertEqual(set(found), {('appointments', 'ends_before_start'), ('invoices', 'due_before_date'),
+                                      ('invoice_items', 'credit_line')})
+        self.assertIn('Rows: M1.', found['appointments', 'ends_before_start'])
+        self.assertIn('Rows: I7.', found['invoices', 'due_before_date'])
+        self.assertIn('Rows: II3.', found['invoice_items', 'credit_line'])
+        # Customer C101's owner left the agency: their records land unassigned, as decided on the audit.
+        ghost = project.issue_ids.filtered(lambda i: i.kind == 'unmatched_user')
+        self.assertEqual(ghost.mapped('source_id'), ['ghost@agency.example'])
+        ghost.action_leave_unassigned()
+        run = self.run_full(project)
+        for name in ('appointments', 'invoices', 'invoice_items'):
+            self.assertEqual(self.stat(run, name).failed_count, 0, name)
+        meeting = self.cj_target('appointments', 'M1', project=project)
+        self.assertEqual(meeting.stop - meeting.start,
+                         datetime.timedelta(hours=self.env['calendar.event'].get_default_duration()))
+        invoice = self.cj_target('invoices', 'I7', project=project)
+        self.assertEqual(invoice.invoice_date_due, invoice.invoice_date)
+        discount = self.cj_target('invoice_items', 'II3', project=project)
+        self.assertEqual((discount.quantity, discount.price_unit, discount.move_id), (1.0, -50.0, invoice))
+        rerun = self.run_full(project)
+        self.assertEqual({stat.object_id.name: (stat.created_count, stat.updated_count) for stat in rerun.stat_ids
+                          if stat.created_count or stat.updated_count}, {}, "rerun of an unchanged export: %s" % [
+            (r.object_id.name, r.source_id, r.message) for r in project.record_ids if r.run_id == rerun])
+        self.assertEqual({stat.object_id.name: stat.failed_count for stat in rerun.stat_ids},
+                         {stat.object_id.name: stat.failed_count for stat in run.stat_ids})
