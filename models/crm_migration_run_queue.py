@@ -105,7 +105,7 @@ class CrmMigrationRun(models.Model):
     # ------------------------------------------------------------------
     # BUSINESS
     # ------------------------------------------------------------------
-    def _schedule(self, at=None):
+    def _schedule(self, at=None):  # pylint: disable=missing-return  # the cron's _schedule returns nothing
         on_jobs = self.filtered(lambda r: r._runs_on_queue_job())
         if self - on_jobs:
             super(CrmMigrationRun, self - on_jobs)._schedule(at)

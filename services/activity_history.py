@@ -116,7 +116,7 @@ def _post_done_messages(env, done):
         messages = env['mail.message'].with_context(clean_context(env.context)).create(values_list)
         if records._mail_flat_thread:
             _link_parents(env, records, messages)
-        for message, values in zip(messages, values_list):
+        for message, values in zip(messages, values_list, strict=True):
             records.browse(values['res_id'])._message_post_after_hook(message, values)
 
 

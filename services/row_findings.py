@@ -73,7 +73,7 @@ class RowFindings:
                 issue['blocking'] = False  # the rule decides: listed for the record, nothing to do
 
     def _mismatch_message(self, obj, field_name, rows, listed):
-        line = obj.field_ids.filtered(lambda l: l.enabled and l.target_field == field_name)[:1]
+        line = obj.field_ids.filtered(lambda line: line.enabled and line.target_field == field_name)[:1]
         label = line.target_description or field_name if line else field_name
         ttype = line.target_ttype if line else '?'
         values = self.values[(obj.id, 'type_mismatch', field_name)]

@@ -36,8 +36,8 @@ class TestActivityHistory(TransactionCase):
             'res_model_id': self.env['ir.model']._get_id('crm.lead'), 'res_id': record.id,
             'activity_type_id': self.meeting.id, 'summary': 'Visit %d' % index, 'note': '<p>Knee</p>',
             'user_id': self.practitioner.id, 'date_deadline': moment.date(),
-        } for index, (record, moment) in enumerate(zip(records, moments))])
-        return first | second, list(zip(activities, moments))
+        } for index, (record, moment) in enumerate(zip(records, moments, strict=True))])
+        return first | second, list(zip(activities, moments, strict=True))
 
     def _odoo_way(self, done):
         """What the loader did before: Odoo's own _action_done, one activity at a time."""
@@ -73,7 +73,7 @@ class TestActivityHistory(TransactionCase):
         self.assertEqual([row['parent'] and row['parent'][1] for row in got],
                          ['comment', None, 'notification', 'notification'])
         self.assertEqual(got, expected)
-        for (odoo_activity, _m), (fast_activity, _n) in zip(odoo_done, fast_done):
+        for (odoo_activity, _m), (fast_activity, _n) in zip(odoo_done, fast_done, strict=True):
             self.assertFalse(fast_activity.active)
             self.assertEqual(fast_activity.date_done, odoo_activity.date_done)
 

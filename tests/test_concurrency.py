@@ -112,7 +112,7 @@ class TestUserSaveConflicts(MigrationCaseMixin, TransactionCase):
         self.project = self.cron_env['crm.migration.project'].create(
             {'name': 'Conflict clinic', 'batch_size': 2, 'source_tz': 'Australia/Sydney'})
         self.project._upload_export({'patients.csv': make_csv(patient_rows())})
-        self.project.object_ids.field_ids.filtered(lambda l: l.target_field.startswith('x_')).enabled = False
+        self.project.object_ids.field_ids.filtered(lambda line: line.target_field.startswith('x_')).enabled = False
         self.project.action_confirm_mapping()
         self.cron_cr.commit()
         self.addCleanup(self._remove_project)
