@@ -44,7 +44,7 @@ class CrmMigrationRecord(models.Model):
                                      help="The run that created (or first changed) the Odoo record.")
     source_id = fields.Char(required=True, index=True)
     line_nr = fields.Integer('Source line')
-    res_model = fields.Char('Odoo model', required=True)
+    res_model = fields.Char('Odoo model (technical name)', required=True)
     res_id = fields.Many2oneReference('Odoo record id', model_field='res_model', index=True)
     operation = fields.Selection([
         ('created', 'Created'),
