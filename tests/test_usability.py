@@ -31,6 +31,16 @@ class TestUsability(CrmMigrationCommon):
         self.assertEqual(self.project.step, 'sample')
         self.assertIn(str(self.project.sample_size), self.project.next_step_hint)
 
+    def test_empty_project_list_loads_the_demo(self):
+        """The empty list's link: the demo clinic's export uploaded, the project at its mapping step."""
+        action = self.env.ref('crm_migration.crm_migration_project_action')
+        self.assertIn('/odoo/action-crm_migration.crm_migration_project_action_load_demo', action.help)
+        result = self.env.ref('crm_migration.crm_migration_project_action_load_demo').run()
+        demo = self.env['crm.migration.project'].browse(result['res_id'])
+        self.assertEqual((result['res_model'], result['view_mode']), ('crm.migration.project', 'form'))
+        self.assertEqual(demo.step, 'mapping')
+        self.assertTrue(demo.object_ids.filtered('attachment_id'))
+
     def test_other_actions_are_in_the_action_menu(self):
         """The header keeps one next step: the rest is bound to the form's gear menu, and works from there."""
         bound = self.env['ir.actions.server'].search([

@@ -132,6 +132,35 @@ registry.category("web_tour.tours").add("crm_migration_tour", {
         },
         breadcrumb("Tour clinic"),
         {
+            content: "Open the appointments' mapping",
+            trigger: ".o_field_widget[name=object_ids] .o_data_row:contains('Appointments') button[name=action_open_fields]",
+            run: "click",
+        },
+        {
+            content: "The status column feeds the stage through a value map: open it",
+            trigger: ".o_list_view .o_data_row:has(td[name=source_label]:contains('Status')):has(td[name=target_field_id]:contains('Stage')) button[name=action_open_value_map]",
+            run: "click",
+        },
+        {
+            content: "Each value of the file with its rows; 'Tentative' has no stage yet",
+            trigger: ".modal .o_data_row:has(td[name=source_value]:contains('Tentative')) td[name=target_value]",
+            run: "click",
+        },
+        {
+            content: "Tentative appointments go to the New stage",
+            trigger: ".modal .o_data_row:has(td[name=source_value]:contains('Tentative')) td[name=target_value] input",
+            run: "edit New",
+        },
+        {
+            trigger: ".modal button[name=action_apply]",
+            run: "click",
+        },
+        {
+            content: "The value map is saved",
+            trigger: "body:not(:has(.modal))",
+        },
+        breadcrumb("Tour clinic"),
+        {
             content: "Confirm the mapping",
             trigger: ".o_statusbar_buttons button[name=action_confirm_mapping]",
             run: "click",
