@@ -7,9 +7,10 @@ another project made with the same match keys: see ``matching``), orphans
 (a reference to a record missing from its file), unmatched users (an owner
 e-mail no Odoo user has: the reconciliation queue), values too long for their
 target, invalid values (unmapped statuses, required targets left empty), and per
-line or rule (``row_findings``): values a line's type cannot hold (dates, numbers, e-mails, selections), values contradicting
-each other and bank accounts without a journal.  A decision already taken on
-an issue (resolved or accepted) survives a new audit.
+line or rule (``row_findings``): values a line's type cannot hold (dates,
+numbers, e-mails, selections), values contradicting each other and bank
+accounts without a journal.  A decision already taken on an issue (resolved or
+accepted) survives a new audit.
 """
 import collections
 import itertools
