@@ -6,6 +6,9 @@
 PHASE: ``load`` (Odoo's own ``crm.lead.load()``, the baseline any admin has),
 ``patients`` (crm_migration, patients only), ``clinic`` (every object) or
 ``rollback`` (the patients loaded, untimed, then the run rolled back, timed).
+``queue_prepare`` sets a clinic project up and prints its id; ``queue_run``
+(BATCH is then the project id) starts its full run on queue_job and waits for
+a running Odoo server's job workers to finish it.
 Prints one JSON line: records, seconds, records/s, queries per record (every
 SQL statement of the timed part, commits aside), peak RSS (MiB).
 """
@@ -107,10 +110,67 @@ def phase_rollback(env, cr, export, batch):
     return created, left, elapsed, counted
 
 
+def phase_queue_prepare(env, cr, export, batch):
+    """A clinic project ready for its full run, for the queue_job servers of bench/run.sh."""
+    # The server's job runner is loaded with --load=web,queue_job; this process has none,
+    # so "auto" would keep the cron: say it explicitly.
+    env['ir.config_parameter'].set_param('crm_migration.use_queue_job', '1')
+    project = env['crm.migration.project'].create({
+        'name': 'bench queue_job', 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
+    files = {}
+    for root, _dirs, names in os.walk(export):
+        for name in sorted(names):
+            with open(os.path.join(root, name), 'rb') as handle:
+                files[name] = handle.read()
+    project._upload_export(files)
+    project.action_prepare_fields()
+    cr.commit()
+    return project.id
+
+
+def phase_queue_run(env, cr, project_id, timeout=3600):
+    """Start the full run on queue_job and wait for the server's workers to finish it."""
+    project = env['crm.migration.project'].browse(project_id)
+    run = project._create_run('full')
+    run._schedule()
+    assert run.use_queue_job, "the run did not go to queue_job"
+    cr.commit()
+    start = time.perf_counter()
+    while True:
+        time.sleep(0.5)
+        cr.rollback()  # a new snapshot: what the workers committed since
+        env.invalidate_all()
+        if run.state not in ('queued', 'running'):
+            break
+        failed = env['queue.job'].search([('state', '=', 'failed')], limit=1)
+        if failed:
+            raise SystemExit("job %s failed: %s" % (failed.name, failed.exc_info))
+        if time.perf_counter() - start > timeout:
+            raise SystemExit("the run is still %s after %d s" % (run.state, timeout))
+    elapsed = time.perf_counter() - start
+    assert run.state == 'done', run.message
+    failed_jobs = env['queue.job'].search_count([('graph_uuid', '=', run.job_graph_uuid), ('state', '=', 'failed')])
+    return sum(run.stat_ids.mapped('created_count')), sum(run.stat_ids.mapped('failed_count')), elapsed, \
+        failed_jobs, run.batch_count
+
+
 def main():
     phase, conf, db, export, batch = sys.argv[1:6]
     batch = int(batch)
     env, cr = odoo_env(conf, db)
+    if phase.startswith('queue_'):
+        try:
+            if phase == 'queue_prepare':
+                print(json.dumps({'project_id': phase_queue_prepare(env, cr, export, batch)}))
+            else:
+                records, failed, elapsed, failed_jobs, batches = phase_queue_run(env, cr, batch)
+                print(json.dumps({'phase': phase, 'records': records, 'failed': failed, 'seconds': round(elapsed, 2),
+                                  'records_per_s': round(records / elapsed, 1), 'failed_jobs': failed_jobs,
+                                  'batches': batches}))
+            cr.commit()
+        finally:
+            cr.close()
+        return
     try:
         if phase == 'load':
             start, counted = time.perf_counter(), queries()

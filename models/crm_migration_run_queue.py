@@ -142,6 +142,16 @@ class CrmMigrationRun(models.Model):
         self.ensure_one()
         if not self._job_is_current(generation) or self.state not in ACTIVE_STATES:
             return "Nothing to do: the run is %s or was planned again." % self.state
+        try:
+            with self.env.cr.savepoint():
+                return self._plan(generation)
+        except Exception as error:  # noqa: BLE001 - a run left "queued" for ever is worse than any error
+            if _retryable(error):
+                raise
+            return self._stop_on(error, "planning")
+
+    def _plan(self, generation):
+        """The plan job's work, in a savepoint: a failure stops the run with nothing half-planned."""
         if self.state == 'queued' and not self.date_start:
             self._start()  # x_ fields are created here, before any batch job can run
         elif self.state == 'queued':
@@ -244,18 +254,22 @@ class CrmMigrationRun(models.Model):
                 raise RetryableJobError("%s, loaded again" % (errorcodes.lookup(getattr(error, 'pgcode', None))
                                                                or type(error).__name__),
                                         seconds=random.uniform(1, 3), ignore_retry=True) from error
-            expected = isinstance(error, (ConnectorError, UserError, OSError))
-            _logger.warning("crm_migration run %s stopped in batch %s: %s", self.id, batch.id,
-                            type(error).__name__, exc_info=not expected)
-            self._stop(error if expected else self.env._(
-                "Stopped on an unexpected %(error)s: %(detail)s. Resume once the cause is fixed.",
-                error=type(error).__name__, detail=error))
-            return "Stopped the run: %s" % error
+            return self._stop_on(error, "batch %d" % batch.id)
         values = {'%s_count' % name: counts.get(name, 0) for name in COUNTERS}
         batch.write(dict(values, state='done', date_done=fields.Datetime.now()))
         _logger.info("crm_migration run %s: %s rows %d-%d (%d read)", self.id, obj.name, batch.offset + 1,
                      batch.offset + batch.size, len(rows))
         return "Loaded %d rows: %s" % (len(rows), counts)
+
+    def _stop_on(self, error, where):
+        """As the cron does: the run stops resumably and says why; the job itself ends well."""
+        expected = isinstance(error, (ConnectorError, UserError, OSError))
+        _logger.warning("crm_migration run %s stopped in %s: %s", self.id, where, type(error).__name__,
+                        exc_info=not expected)
+        self._stop(error if expected else self.env._(
+            "Stopped on an unexpected %(error)s: %(detail)s. Resume once the cause is fixed.",
+            error=type(error).__name__, detail=error))
+        return "Stopped the run: %s" % error
 
     def _job_close_object(self, object_id, generation):
         """All batches of the object are loaded: links between its rows, totals, its counters."""
