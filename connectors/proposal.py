@@ -229,7 +229,9 @@ def propose(column, label, values, model, target_fields, template_lines=(), take
              or _by_values(key, info, model, taken))
     if found:
         return found
-    name = new_field_name(spelt, key, set(taken) | set(names))
+    # Named after the column's key, as every x_ field of the addon (x_cf_client_tier for a Clio custom field):
+    # always valid and at most 63 characters, a header of symbols or another script falls back on its label.
+    name = new_field_name(key or spelt, key, set(taken) | set(names))
     reason = 'no field of %s matches; a new %s field, typed from %d values' % (model, info['type'], info['filled'])
     if fixed:
         reason = 'no field of %s matches; a new %s field: the column holds %s whatever the sample shows' % (

@@ -72,8 +72,10 @@ class _LineView:
     def __init__(self, line):
         self.line = line
         self.groups = line.source_candidates or [[s] for s in line._source_list()]
-        if line.from_definition and not line.object_id.project_id._is_file_source():
-            self.groups = []  # an API sample only shows the custom fields its rows fill: the line stays
+        # An API sample only shows the custom fields its rows fill: a definition's line stays as it is.
+        self.kept = bool(line.from_definition and not line.object_id.project_id._is_file_source())
+        if self.kept:
+            self.groups = []
         self.transform = line.transform
         self.target = line.target_field
         self.ttype = line.target_ttype
@@ -166,7 +168,7 @@ def bind_table(obj, attachment, table, sheet=None, ids_of=None):
         key_candidates=obj._candidate_list(), ids_of=ids_of, day_first=obj.project_id._day_first())
     used = set(key)
     for view, found in bindings.items():
-        used.update(found.columns)
+        used.update(found.columns or (view.line._source_list() if view.kept else ()))
         _bind_line(view.line, found, sample)
     # Deletions only carry ids, definitions are read into other objects' lines, and the columns of
     # a table read by several objects are proposed to the object that owns it: nothing to propose.
@@ -298,7 +300,7 @@ def _proposed_lines(obj, headers, sample, used, ids_of=None, own=None):
             # The name is taken (a template line, an x_ field of another type from another
             # project or planned by another object): keep both.
             found.target = proposal.new_field_name(
-                label or key, key, all_targets, prefix=('x_src_%s_' % obj.name) if other_type else 'x_src_')
+                key, key, all_targets, prefix=('x_src_%s_' % obj.name) if other_type else 'x_src_')
         line = {
             'object_id': obj.id,
             'sequence': 1000 + len(lines),
