@@ -85,13 +85,19 @@ def _post_done_messages(env, done):
         companies = records._mail_get_companies(default=env.company)
         reply_to = records._notify_get_reply_to(default=email_from, author_id=author_id)
         values_list = []
+        # The template shows the activity only (type, assignee, summary, note), never the record:
+        # a clinic's thousands of visits render a handful of distinct bodies.
+        bodies = {}
         for activity, moment in pairs:
             res_id = activity.res_id
-            body = records.env['mail.render.mixin']._render_template_qweb_view(
-                view, model, [res_id], add_context={
-                    'activity': activity, 'feedback': False,
-                    'display_assignee': activity.user_id != env.user,
-                })[res_id]
+            shown = (activity.activity_type_id.id, activity.user_id.id, activity.summary, activity.note)
+            if shown not in bodies:
+                bodies[shown] = records.env['mail.render.mixin']._render_template_qweb_view(
+                    view, model, [res_id], add_context={
+                        'activity': activity, 'feedback': False,
+                        'display_assignee': activity.user_id != env.user,
+                    })[res_id]
+            body = bodies[shown]
             values_list.append({
                 'email_add_signature': True,
                 'mail_activity_type_id': activity.activity_type_id.id,
