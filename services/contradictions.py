@@ -84,8 +84,10 @@ def _lost_wins(env, values):
     reads it: the cancellation or no-show is the explicit, dated decision with a
     reason, the arrival flag the leftover.
     """
+    if values.get('active') is not False:
+        return []  # most rows: not lost, so no stage to look up
     stage = _stage(env, values.get('stage_id'))
-    if not (values.get('active') is False and stage and stage.is_won):
+    if not (stage and stage.is_won):
         return []
     open_stage = env['crm.stage'].search([('is_won', '=', False)], order='sequence, id', limit=1)
     values['stage_id'] = open_stage.id if isinstance(values.get('stage_id'), int) else \
