@@ -1,10 +1,13 @@
 # Part of crm_migration. License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import base64
 import datetime
+import io
+
+import openpyxl
 
 from odoo.tests import tagged
 
-from .common import CrmMigrationCommon
+from .common import CrmMigrationCommon, fixture_bytes
 
 
 @tagged('crm_migration', 'post_install', '-at_install')
@@ -192,3 +195,52 @@ class TestClinicMigration(CrmMigrationCommon):
                          ('res.partner', self.target('practitioners', 'PR1').id))
         self.assertEqual(registration.mimetype, 'image/png')
         self.assertEqual(base64.b64decode(registration.datas)[:4], b'\x89PNG')
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestClinicContradictions(CrmMigrationCommon):
+    """A clinic export's rows that contradict themselves land as their object's rule decides."""
+
+    def test_negative_length_and_credit_line_are_decided(self):
+        appointments = (b'Appointment ID,Patient ID,Practitioner ID,Appointment Type,Starts At,Duration Minutes,'
+                        b'Status,Notes\n'
+                        b'A1,P001,PR1,Initial Consultation,03/02/2025 09:30,60,Completed,First visit\n'
+                        b'A9,P001,PR1,Follow-up,10/02/2025 14:00,-30,Completed,Length typed as -30\n')
+        workbook = openpyxl.Workbook()
+        invoices = workbook.active
+        invoices.title = 'Invoices'
+        invoices.append(['Invoice Number', 'Patient ID', 'Invoice Date', 'Status', 'Total Amount'])
+        invoices.append(['INV-1001', 'P001', '03/02/2025', 'Draft', 50])
+        lines = workbook.create_sheet('Invoice Lines')
+        lines.append(['Line ID', 'Invoice Number', 'Service Code', 'Service Description', 'Quantity', 'Unit Amount'])
+        lines.append(['L1', 'INV-1001', 'CONSULT', 'Initial consultation', 1, 100])
+        lines.append(['L9', 'INV-1001', 'CONSULT', 'Refund: session cancelled late', -1, 50])
+        billing = io.BytesIO()
+        workbook.save(billing)
+        project = self.env['crm.migration.project'].create({'name': 'Contradicting clinic',
+                                                            'source_tz': 'Australia/Sydney'})
+        self._upload(project, {'patients.csv': fixture_bytes('patients.csv'),
+                               'practitioners.csv': fixture_bytes('practitioners.csv'),
+                               'appointments.csv': appointments, 'billing.xlsx': billing.getvalue()})
+        project.action_confirm_mapping()
+        project.action_audit()
+        found = {(i.object_id.name, i.source_id): i for i in project.issue_ids if i.kind == 'contradiction'}
+        self.assertEqual(set(found), {('appointments', 'ends_before_start'), ('invoice_lines', 'credit_line')})
+        self.assertIn('Rows: A9.', found['appointments', 'ends_before_start'].message)
+        self.assertIn('Rows: L9.', found['invoice_lines', 'credit_line'].message)
+        run = self.run_full(project)
+        self.assertStat(run, 'appointments', read=2, created=2, failed=0)
+        self.assertStat(run, 'invoice_lines', read=2, created=2, failed=0)
+        hours = self.env['calendar.event'].get_default_duration()
+        link = project.record_ids.filtered(lambda r: r.object_id.name == 'appointments' and r.source_id == 'A9'
+                                           and r.res_model == 'crm.lead')
+        lead = self.env['crm.lead'].with_context(active_test=False).browse(link.res_id)
+        self.assertEqual(lead.x_appointment_duration, hours * 60)
+        self.assertIn('Ends before it starts', link.message)
+        line_link = project.record_ids.filtered(lambda r: r.object_id.name == 'invoice_lines' and r.source_id == 'L9'
+                                                and r.res_model == 'sale.order.line')
+        line = self.env['sale.order.line'].browse(line_link.res_id)
+        self.assertEqual((line.product_uom_qty, line.price_unit), (1.0, -50.0), "a credit line of the order")
+        rerun = self.run_full(project)
+        self.assertEqual(sum(rerun.stat_ids.mapped('created_count')) + sum(rerun.stat_ids.mapped('updated_count')),
+                         0, "rerun of an unchanged export")
