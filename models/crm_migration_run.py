@@ -439,6 +439,7 @@ class CrmMigrationRun(models.Model):
         size = self.project_id.batch_size
         started = time.monotonic()
         if self.kind == 'rollback':
+            size = rollback.batch_limit(obj, size)
             processed, counts = rollback.rollback_batch(self, obj, size)
             stat._add(counts)
         elif self.kind == 'audit':
