@@ -899,8 +899,13 @@ class ObjectLoader:
         creates = [e for e in entries if e.outcome in ('create', 'created')]
         if creates:
             deferred = DEFERRED_ON_CREATE.get(self.obj.target_model, ()) + ('create_date',)
-            records = self.Model.create(fast_defaults.prefill(
-                self.Model, [{k: v for k, v in e.values.items() if k not in deferred} for e in creates]))
+            vals_list = [{k: v for k, v in e.values.items() if k not in deferred} for e in creates]
+            if 'iap_enrich_done' in self.Model._fields:
+                # Migrated patients and clients are not new prospects: Odoo's lead enrichment
+                # would otherwise send their e-mail addresses to its outside service.
+                for vals in vals_list:
+                    vals.setdefault('iap_enrich_done', True)
+            records = self.Model.create(fast_defaults.prefill(self.Model, vals_list))
             for entry, record in zip(creates, records, strict=True):
                 entry.outcome, entry.res_id = 'created', record.id
                 later = {k: v for k, v in entry.values.items() if k in deferred}

@@ -34,6 +34,16 @@ class TestPrivacy(CrmMigrationCommon):
         self.assertIn("'31/02/1980'", self.failed_link.message)
         self.assertTrue(self.issue.message)
 
+    def test_migrated_patients_are_not_sent_to_lead_enrichment(self):
+        """Odoo's lead enrichment mails every new lead's address to an outside service: not patients'."""
+        leads = self.env['crm.lead'].browse(self.env['crm.migration.record'].search([
+            ('project_id', '=', self.project.id), ('res_model', '=', 'crm.lead'),
+            ('operation', '=', 'created')]).mapped('res_id'))
+        self.assertTrue(leads.filtered('email_from'))
+        if 'iap_enrich_done' in leads._fields:
+            self.assertTrue(all(leads.mapped('iap_enrich_done')))
+            self.assertFalse(self.env['crm.lead'].search([('id', 'in', leads.ids), ('iap_enrich_done', '=', False)]))
+
     def test_migration_user_without_crm_rights_reads_no_patient_data(self):
         env = self.env(user=self.reader)
         project = self.project.with_env(env)
