@@ -54,8 +54,10 @@ class TestActivityHistory(TransactionCase):
             row = {name: message[name] for name in COMPARED}
             row['notification_ids'] = len(message.notification_ids)
             row['lead'] = leads.ids.index(message.res_id)
-            row['parent'] = (leads.ids.index(message.parent_id.res_id), message.parent_id.message_type,
-                             message.parent_id.date) if message.parent_id else None
+            # A done parent by its visit's date; the comment by its kind (posted "now" on each side).
+            parent = message.parent_id
+            row['parent'] = (leads.ids.index(parent.res_id), parent.message_type,
+                             parent.date if parent.mail_activity_type_id else None) if parent else None
             rows.append(row)
         return rows
 
