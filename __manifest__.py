@@ -9,7 +9,6 @@
     'author': 'crm_migration contributors',
     'website': 'https://github.com/crm-migration/crm_migration',
     'development_status': 'Alpha',
-    'maintainers': [],
     'depends': ['crm', 'mail', 'calendar', 'sale_management'],
     'external_dependencies': {'python': ['openpyxl', 'requests']},
     'data': [
@@ -41,6 +40,5 @@
             'crm_migration/static/tests/tours/**/*',
         ],
     },
-    'installable': True,
     'application': True,
 }

@@ -126,6 +126,10 @@ class CrmMigrationRun(models.Model):
     # Highest percentage shown so far: later objects' row counts are only known when they start,
     # and a bar that goes back (100 -> 93 -> 83) reads as lost work.
     progress_seen = fields.Float(readonly=True, copy=False)
+    batch_cap = fields.Integer(
+        'Batch size in use', readonly=True, copy=False,
+        help="Rows per batch this run has come down to: a batch that took longer than a step's time is "
+             "halved for the next ones, so that no batch runs into the server's time limit.")
 
     source_count = fields.Integer(compute='_compute_totals', string='Rows in source')
     read_count = fields.Integer(compute='_compute_totals', string='Read')
@@ -446,6 +450,7 @@ class CrmMigrationRun(models.Model):
             size = max(size, audit.BATCH_ROWS)
             processed = self._audit_batch(reader, obj, stat, size)
         else:
+            size = min(size, self.batch_cap) if self.batch_cap else size
             if not self.offset and not stat.source_count:
                 stat.source_count = (len(self.sample_ids.get(obj.name, [])) if self.kind == 'sample'
                                      else reader.source.count(obj._source_name()) or 0)
@@ -457,8 +462,14 @@ class CrmMigrationRun(models.Model):
             last = rows[-1] if rows else {}
             self.write({'offset': self.offset + processed,
                         'cursor': last.get('_cursor') or False, 'cursor_index': last.get('_index') or 0})
-        _logger.info("crm_migration run %s: %s %d rows in %.1fs", self.id, obj.name, processed,
-                     time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        _logger.info("crm_migration run %s: %s %d rows in %.1fs", self.id, obj.name, processed, elapsed)
+        if self.kind in LOAD_KINDS and processed == size > 1 and elapsed > self._step_seconds():
+            # A batch is one transaction that the time box cannot cut: one that outlasts a step
+            # (a busy server, heavy orders) comes close to the worker's limit, so the next are smaller.
+            self.batch_cap = size // 2
+            _logger.info("crm_migration run %s: a batch took %.1fs, next batches of %d rows", self.id, elapsed,
+                         self.batch_cap)
         self._notify_progress()
         if processed < size:
             if self.kind in LOAD_KINDS:

@@ -149,6 +149,6 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self.server.app._answer(self, 'HEAD')
 
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+    def log_message(self, fmt, *args):
         # stderr by default: it would interleave with the test report.
-        _logger.debug(format, *args)
+        _logger.debug(fmt, *args)

@@ -209,3 +209,23 @@ class TestRuns(CrmMigrationCommon):
         text = '\n'.join(logs.output)
         for value in ('jose@example.test', 'García', '31/02/1980'):
             self.assertNotIn(value, text, "row values never reach the server log")
+
+
+@tagged('crm_migration', 'post_install', '-at_install')
+class TestSlowBatches(CrmMigrationCommon):
+    """A batch the time box cannot cut is halved for the next ones; the counts stay exact."""
+
+    def test_slow_batches_are_halved_and_every_row_lands(self):
+        reference = self.run_full()
+        expected = {(s.object_id.name, s.created_count, s.failed_count) for s in reference.stat_ids}
+        reference._rollback_run(force=True)
+        rollback = self.project.run_ids.filtered(lambda r: r.kind == 'rollback')[:1]
+        rollback._execute()
+        self.project.batch_size = 2
+        # Every batch "outlasts" a step of a millionth of a second: the next batch is half as big.
+        self.env['ir.config_parameter'].sudo().set_param('crm_migration.step_seconds', '0.000001')
+        run = self.project._create_run('full')
+        run._execute()
+        self.assertEqual(run.state, 'done', run.message)
+        self.assertEqual(run.batch_cap, 1, "batches of 2, then of 1")
+        self.assertEqual({(s.object_id.name, s.created_count, s.failed_count) for s in run.stat_ids}, expected)
