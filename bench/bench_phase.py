@@ -20,11 +20,11 @@ import sys
 import time
 
 
-def odoo_env(conf, db):
+def odoo_env(conf, db, *options):
     import odoo  # noqa: PLC0415
     from odoo.tools import config  # noqa: PLC0415
 
-    config.parse_config(['-c', conf, '-d', db, '--log-level=warn'])
+    config.parse_config(['-c', conf, '-d', db, '--log-level=warn', *options])
     from odoo.modules.registry import Registry  # noqa: PLC0415
 
     registry = Registry(db)
@@ -58,6 +58,23 @@ def phase_load(env, cr, export, batch):
     return done
 
 
+def bench_project(env, name, export, batch, only=None):
+    """A clinic project with the export's files (or only the file named ``only``) uploaded
+    and its custom fields made, as a consultant's first clicks leave it."""
+    project = env['crm.migration.project'].create({
+        'name': name, 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
+    files = {}
+    for root, _dirs, names in os.walk(export):
+        for filename in sorted(names):
+            if only and filename != only:
+                continue
+            with open(os.path.join(root, filename), 'rb') as handle:
+                files[filename] = handle.read()
+    project._upload_export(files)
+    project.action_prepare_fields()
+    return project
+
+
 def queries():
     # The process-wide counter: Cursor.sql_log_count is reset by every commit's log.
     from odoo import sql_db  # noqa: PLC0415
@@ -66,17 +83,7 @@ def queries():
 
 
 def phase_migration(env, cr, export, batch, only_patients):
-    project = env['crm.migration.project'].create({
-        'name': 'bench', 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
-    files = {}
-    for root, _dirs, names in os.walk(export):
-        for name in sorted(names):
-            if only_patients and name != 'patients.csv':
-                continue
-            with open(os.path.join(root, name), 'rb') as handle:
-                files[name] = handle.read()
-    project._upload_export(files)
-    project.action_prepare_fields()
+    project = bench_project(env, 'bench', export, batch, only='patients.csv' if only_patients else None)
     cr.commit()
     run = project._create_run('full')
     elapsed, counted = _timed_execute(cr, run)
@@ -115,15 +122,7 @@ def phase_queue_prepare(env, cr, export, batch):
     # The server's job runner is loaded with --load=web,queue_job; this process has none,
     # so "auto" would keep the cron: say it explicitly.
     env['ir.config_parameter'].set_param('crm_migration.use_queue_job', '1')
-    project = env['crm.migration.project'].create({
-        'name': 'bench queue_job', 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
-    files = {}
-    for root, _dirs, names in os.walk(export):
-        for name in sorted(names):
-            with open(os.path.join(root, name), 'rb') as handle:
-                files[name] = handle.read()
-    project._upload_export(files)
-    project.action_prepare_fields()
+    project = bench_project(env, 'bench queue_job', export, batch)
     cr.commit()
     return project.id
 

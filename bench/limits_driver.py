@@ -12,36 +12,22 @@ seconds from the click to the end, records/s, the run's state, and the peak RSS 
 (what Odoo's limit_memory_* compare with) over the server's worker processes.
 """
 import json
-import os
 import sys
 import time
 
+import bench_phase
+
 
 def odoo_env(conf, db):
-    import odoo  # noqa: PLC0415
-    from odoo.tools import config  # noqa: PLC0415
-
-    config.parse_config(['-c', conf, '-d', db, '--log-level=warn', '--workers=0'])
-    from odoo.modules.registry import Registry  # noqa: PLC0415
-
-    registry = Registry(db)
-    cr = registry.cursor()
-    return odoo.api.Environment(cr, odoo.SUPERUSER_ID, {}), cr
+    # This client never forks workers, whatever the server's configuration says.
+    return bench_phase.odoo_env(conf, db, '--workers=0')
 
 
 def setup(env, cr, export, batch):
-    project = env['crm.migration.project'].create({
-        'name': 'limits bench', 'batch_size': batch, 'source_tz': 'Australia/Sydney'})
-    files = {}
-    for root, _dirs, names in os.walk(export):
-        for name in sorted(names):
-            with open(os.path.join(root, name), 'rb') as handle:
-                files[name] = handle.read()
-    project._upload_export(files)
-    project.action_prepare_fields()
+    project = bench_phase.bench_project(env, 'limits bench', export, batch)
     project.action_confirm_mapping()
     cr.commit()
-    return {'project_id': project.id, 'files': len(files)}
+    return {'project_id': project.id, 'files': len(project.file_ids)}
 
 
 def _queue(env, phase):

@@ -26,25 +26,12 @@ sys.path.insert(0, ROOT)
 from connectors import converters, proposal, tabular  # noqa: E402 - the addon's pure package, without Odoo
 
 CORPUS = os.path.join(ROOT, 'tests', 'fixtures')
-PHONE_TRANSFORMS = ('first_phone', 'other_phones')
-
-
-def source_groups(spec):
-    """services/templates.source_groups without Odoo (the same rule)."""
-    sources = spec.get('sources') or []
-    if not sources:
-        return []
-    if any(isinstance(source, list) for source in sources):
-        return [source if isinstance(source, list) else [source] for source in sources]
-    if spec.get('transform') in PHONE_TRANSFORMS:
-        return [[source] for source in sources]
-    return [list(sources)]
 
 
 class Line:
     def __init__(self, spec, fields):
         self.spec = spec
-        self.groups = source_groups(spec)
+        self.groups = proposal.source_groups(spec)
         self.transform = spec.get('transform', 'direct')
         self.target = spec['target']
         self.ttype = (fields.get(self.target) or {}).get('type') or spec.get('type') or 'char'

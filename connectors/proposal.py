@@ -720,3 +720,19 @@ def new_field_name(label, key, taken=(), prefix='x_'):
         candidate = name[:63 - len(tail)].rstrip('_') + tail
         suffix += 1
     return candidate
+
+
+# A template line's transforms that read every one of its source columns (not alternatives).
+PHONE_TRANSFORMS = ('first_phone', 'other_phones')
+
+
+def source_groups(spec):
+    """Alternatives per source column: ``[["first_name", "given_name"], ["last_name", ...]]``."""
+    sources = spec.get('sources') or []
+    if not sources:
+        return []
+    if any(isinstance(source, list) for source in sources):
+        return [source if isinstance(source, list) else [source] for source in sources]
+    if spec.get('transform') in PHONE_TRANSFORMS:
+        return [[source] for source in sources]  # every phone column is read
+    return [list(sources)]

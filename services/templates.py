@@ -8,24 +8,12 @@ import json
 
 from odoo.tools import file_open
 
-PHONE_TRANSFORMS = ('first_phone', 'other_phones')
+from ..connectors.proposal import source_groups
 
 
 def load_template(source_type):
     with file_open('crm_migration/data/templates/%s.json' % source_type) as handle:
         return json.load(handle)
-
-
-def source_groups(spec):
-    """Alternatives per source column: ``[["first_name", "given_name"], ["last_name", ...]]``."""
-    sources = spec.get('sources') or []
-    if not sources:
-        return []
-    if any(isinstance(source, list) for source in sources):
-        return [source if isinstance(source, list) else [source] for source in sources]
-    if spec.get('transform') in PHONE_TRANSFORMS:
-        return [[source] for source in sources]  # every phone column is read
-    return [list(sources)]
 
 
 def apply_template(project, template):
