@@ -6,6 +6,7 @@ from . import crm_migration_field
 from . import crm_migration_mapping_change
 from . import crm_migration_value_map
 from . import crm_migration_run
+from . import crm_migration_run_counters
 from . import crm_migration_run_stat
 from . import crm_migration_run_batch
 from . import crm_migration_run_queue

@@ -16,12 +16,10 @@ class CrmMigrationRunBatch(models.Model):
     never counts twice, and the run's counters are the sum of its batches.
     """
     _name = 'crm.migration.run.batch'
+    _inherit = ['crm.migration.run.counters']
     _description = 'CRM Migration Run Batch (queue_job)'
     _order = 'run_id, sequence, offset'
 
-    run_id = fields.Many2one('crm.migration.run', required=True, ondelete='cascade', index=True)
-    company_id = fields.Many2one(related='run_id.company_id', store=True)
-    object_id = fields.Many2one('crm.migration.object', required=True, ondelete='cascade')
     sequence = fields.Integer(help="The object's place in the load order.")
     offset = fields.Integer(required=True, help="First row of the slice (0-based, in the object's file).")
     size = fields.Integer(required=True)
@@ -29,14 +27,6 @@ class CrmMigrationRunBatch(models.Model):
         help="Why the batches of this object load one after the other, in file order, rather than in parallel.")
     state = fields.Selection([('pending', 'Pending'), ('done', 'Done')], default='pending', required=True)
     date_done = fields.Datetime(readonly=True)
-    read_count = fields.Integer('Read')
-    created_count = fields.Integer('Created')
-    updated_count = fields.Integer('Updated')
-    unchanged_count = fields.Integer('Unchanged')
-    skipped_count = fields.Integer('Skipped')
-    failed_count = fields.Integer('Failed')
-    mismatch_count = fields.Integer('Read-back mismatches')
-    kept_count = fields.Integer('Kept')
 
     _slice_uniq = models.Constraint('unique(run_id, object_id, "offset")', 'A slice of rows is planned once per run.')
 

@@ -4,27 +4,14 @@ from odoo import api, fields, models
 
 class CrmMigrationRunStat(models.Model):
     _name = 'crm.migration.run.stat'
+    _inherit = ['crm.migration.run.counters']
     _description = 'CRM Migration Run Counters per Object'
     _order = 'run_id, sequence, id'
 
-    run_id = fields.Many2one('crm.migration.run', required=True, ondelete='cascade', index=True)
-    company_id = fields.Many2one(related='run_id.company_id', store=True)
-    object_id = fields.Many2one('crm.migration.object', required=True, ondelete='cascade')
     sequence = fields.Integer()
     source_count = fields.Integer('Rows in source')
-    read_count = fields.Integer('Read')
-    created_count = fields.Integer('Created')
-    updated_count = fields.Integer('Updated')
-    unchanged_count = fields.Integer('Unchanged')
-    skipped_count = fields.Integer('Skipped')
-    failed_count = fields.Integer('Failed')
-    mismatch_count = fields.Integer('Read-back mismatches', help="Fields whose value read back from Odoo "
-                                    "differs from the mapped source value (truncated, rounded, timezone...).")
     removed_count = fields.Integer('Removed', help="Rollback: records deleted.")
     restored_count = fields.Integer('Restored', help="Rollback: records given back their previous values.")
-    kept_count = fields.Integer(
-        'Kept', help="Rollback: records changed by a user after the migration, left as they are."
-    )
     done = fields.Boolean()
     progress = fields.Float(compute='_compute_progress')
 
